@@ -1,0 +1,264 @@
+/**
+ * The `cpu` backend's TextModel: a loaded checkpoint (weights, tokenizer, engine) and the streams, classify and batch
+ * calls of the contract over it. The decode loop itself is in `decode-loop.ts`; loading in `../loader`; numeric work
+ * in `../engine`.
+ */
+import {
+  applyGenerateOpts,
+  fail,
+  InferenceError,
+  ok,
+  toInferenceError,
+  type BatchResult,
+  type Capability,
+  type ClassifyResult,
+  type GenerateMetrics,
+  type GenerateOption,
+  type LoadConfig,
+  type Message,
+  type ModelInfo,
+  type ProbeBus,
+  type Result,
+  type TextModel,
+  type Token,
+} from "@dappcore/inference";
+import type { LoadedCheckpoint } from "../loader/model-dir.js";
+import type { Tokenizer } from "../text/tokenizer.js";
+import { encodeChat } from "../text/chat-template.js";
+import { Transformer } from "../engine/transformer.js";
+import type { KVCache } from "../engine/kv-cache.js";
+import { emptyMetrics } from "./metrics.js";
+import { SlotPool } from "./slot-pool.js";
+import { runDecode, runBatchDecode, runClassify, type DecodeContext } from "./decode-loop.js";
+import { modelCapabilities } from "../capabilities.js";
+
+export interface CpuModelParts {
+  readonly checkpoint: LoadedCheckpoint;
+  readonly tokenizer: Tokenizer;
+  readonly load: LoadConfig;
+}
+
+/** Default KV-cache length when neither the caller nor memory asks otherwise: the checkpoint's, capped. */
+export const DEFAULT_CONTEXT_CAP = 4096;
+
+export class CpuTextModel implements TextModel {
+  private readonly transformer: Transformer;
+  private readonly slots: SlotPool<KVCache>;
+  private readonly caches: KVCache[];
+  private readonly contextLen: number;
+  private readonly probeBus: ProbeBus | undefined;
+  private readonly eosIds: readonly number[];
+  private lastError: InferenceError | undefined;
+  private lastMetrics: GenerateMetrics = emptyMetrics;
+  private closed = false;
+  private active = 0;
+
+  constructor(private readonly parts: CpuModelParts) {
+    const { checkpoint, tokenizer, load } = parts;
+    const config = checkpoint.config;
+    if (tokenizer.vocabSize > config.vocabSize) {
+      throw new InferenceError({
+        code: "invalid_model",
+        op: "cpu.loadModel",
+        message: `tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}`,
+        details: { path: checkpoint.dir },
+      });
+    }
+    if (load.contextLen > config.maxPositionEmbeddings) {
+      throw new InferenceError({
+        code: "invalid_argument",
+        op: "inference.withContextLen",
+        message: `contextLen ${load.contextLen} exceeds the model's context length ${config.maxPositionEmbeddings}`,
+        details: { option: "withContextLen", contextLen: load.contextLen, modelContextLength: config.maxPositionEmbeddings },
+      });
+    }
+    this.contextLen = load.contextLen || Math.min(config.maxPositionEmbeddings, DEFAULT_CONTEXT_CAP);
+    this.transformer = new Transformer(config, checkpoint.weights);
+    const slotCount = Math.max(1, load.parallelSlots);
+    this.caches = Array.from({ length: slotCount }, () => this.transformer.createCache(this.contextLen));
+    this.slots = new SlotPool(this.caches);
+    this.probeBus = load.probeBus;
+    this.eosIds = [...new Set([...checkpoint.generation.eosTokenIds, ...config.eosTokenIds, ...tokenizer.eosTokenIds])];
+  }
+
+  generate(prompt: string, ...opts: GenerateOption[]): AsyncIterable<Token> {
+    return this.stream("cpu.generate", opts, () => {
+      if (typeof prompt !== "string") throw invalidArgument("cpu.generate", "prompt must be a string");
+      return this.parts.tokenizer.encode(prompt, { addSpecialTokens: true });
+    });
+  }
+
+  chat(messages: readonly Message[], ...opts: GenerateOption[]): AsyncIterable<Token> {
+    return this.stream("cpu.chat", opts, () => {
+      if (!Array.isArray(messages) || messages.length === 0) {
+        throw invalidArgument("cpu.chat", "messages must be a non-empty array");
+      }
+      return encodeChat(this.parts.tokenizer, messages, { addGenerationPrompt: true });
+    });
+  }
+
+  async classify(prompts: readonly string[], ...opts: GenerateOption[]): Promise<Result<ClassifyResult[]>> {
+    const op = "cpu.classify";
+    try {
+      this.checkOpen(op);
+      const config = applyGenerateOpts(opts);
+      const encoded = prompts.map((p) => this.encodePrompt(op, p));
+      const cache = await this.slots.acquire(config.signal, op);
+      try {
+        const result = runClassify(this.context(), cache, encoded, config);
+        this.lastMetrics = result.metrics;
+        return ok(result.results);
+      } finally {
+        this.slots.release(cache);
+      }
+    } catch (e) {
+      return fail(toInferenceError(e, op));
+    }
+  }
+
+  async batchGenerate(prompts: readonly string[], ...opts: GenerateOption[]): Promise<Result<BatchResult[]>> {
+    const op = "cpu.batchGenerate";
+    try {
+      this.checkOpen(op);
+      const config = applyGenerateOpts(opts);
+      const encoded = prompts.map((p) => {
+        try {
+          return { ids: this.encodePrompt(op, p) };
+        } catch (e) {
+          return { error: toInferenceError(e, op) };
+        }
+      });
+      this.active++;
+      try {
+        const result = await runBatchDecode(this.context(), encoded, config);
+        this.lastMetrics = result.metrics;
+        return ok(result.results);
+      } finally {
+        this.active--;
+      }
+    } catch (e) {
+      return fail(toInferenceError(e, op));
+    }
+  }
+
+  modelType(): string {
+    return this.parts.checkpoint.config.modelType;
+  }
+
+  info(): ModelInfo {
+    const c = this.parts.checkpoint.config;
+    return {
+      architecture: c.architecture,
+      vocabSize: c.vocabSize,
+      numLayers: c.numLayers,
+      hiddenSize: c.hiddenSize,
+      contextLength: this.contextLen,
+      quantBits: 0,
+      quantGroup: 0,
+    };
+  }
+
+  metrics(): GenerateMetrics {
+    return this.lastMetrics;
+  }
+
+  err(): Result<void> {
+    return this.lastError ? fail(this.lastError) : ok();
+  }
+
+  capabilities(): readonly Capability[] {
+    return modelCapabilities({ hasChatTemplate: this.parts.tokenizer.chatTemplate !== undefined });
+  }
+
+  async close(): Promise<Result<void>> {
+    if (this.closed) return ok();
+    this.closed = true;
+    this.slots.rejectWaiters(closedError("cpu.close"));
+    return ok();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private stream(op: string, opts: readonly GenerateOption[], encode: () => number[]): AsyncIterable<Token> {
+    const self = this;
+    return {
+      [Symbol.asyncIterator]: () => self.decode(op, opts, encode),
+    };
+  }
+
+  private async *decode(op: string, opts: readonly GenerateOption[], encode: () => number[]): AsyncGenerator<Token> {
+    let cache: KVCache | undefined;
+    try {
+      this.checkOpen(op);
+      const config = applyGenerateOpts(opts);
+      const ids = encode();
+      this.checkPromptFits(op, ids.length);
+      cache = await this.slots.acquire(config.signal, op);
+      this.checkOpen(op);
+      this.lastError = undefined;
+      const run = runDecode(this.context(), cache, ids, config, op, () => this.closed);
+      for (;;) {
+        const step = await run.next();
+        if (step.done) {
+          this.lastMetrics = step.value;
+          break;
+        }
+        yield step.value;
+      }
+    } catch (e) {
+      const error = toInferenceError(e, op);
+      this.lastError = error;
+      throw error;
+    } finally {
+      if (cache) {
+        cache.reset();
+        this.slots.release(cache);
+      }
+    }
+  }
+
+  private context(): DecodeContext {
+    return {
+      transformer: this.transformer,
+      tokenizer: this.parts.tokenizer,
+      generation: this.parts.checkpoint.generation,
+      eosIds: this.eosIds,
+      contextLen: this.contextLen,
+      probeBus: this.probeBus,
+    };
+  }
+
+  private encodePrompt(op: string, prompt: string): number[] {
+    if (typeof prompt !== "string") throw invalidArgument(op, "every prompt must be a string");
+    const ids = this.parts.tokenizer.encode(prompt, { addSpecialTokens: true });
+    this.checkPromptFits(op, ids.length);
+    return ids;
+  }
+
+  private checkPromptFits(op: string, promptTokens: number): void {
+    if (promptTokens === 0) throw invalidArgument(op, "the prompt encodes to no tokens");
+    if (promptTokens >= this.contextLen) {
+      throw new InferenceError({
+        code: "context_length_exceeded",
+        op,
+        message: `prompt has ${promptTokens} tokens but the context holds ${this.contextLen} (at least one more is needed to generate)`,
+        details: { promptTokens, contextLength: this.contextLen },
+        remedy: "shorten the prompt or load with a larger withContextLen",
+      });
+    }
+  }
+
+  private checkOpen(op: string): void {
+    if (this.closed) throw closedError(op);
+  }
+}
+
+function closedError(op: string): InferenceError {
+  return new InferenceError({ code: "closed", op, message: "model is closed" });
+}
+
+function invalidArgument(op: string, message: string): InferenceError {
+  return new InferenceError({ code: "invalid_argument", op, message });
+}
