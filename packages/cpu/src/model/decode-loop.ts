@@ -42,6 +42,31 @@ export async function* runDecode(
   op: string,
   isClosed: () => boolean,
 ): AsyncGenerator<Token, GenerateMetrics> {
+  const probes = ctx.probeBus
+    ? new TokenProbes(ctx.probeBus, ctx.tokenizer, ctx.transformer.config.vocabSize, nextRequestId())
+    : undefined;
+  const state = { generated: 0 };
+  probes?.started();
+  try {
+    const metrics = yield* decodeTokens(ctx, cache, promptIds, config, op, isClosed, probes, state);
+    probes?.ended(promptIds.length, state.generated, cache.length, cache.capacity);
+    return metrics;
+  } catch (e) {
+    probes?.ended(promptIds.length, state.generated, cache.length, cache.capacity, e ?? new Error("unknown failure"));
+    throw e;
+  }
+}
+
+async function* decodeTokens(
+  ctx: DecodeContext,
+  cache: KVCache,
+  promptIds: readonly number[],
+  config: GenerateConfig,
+  op: string,
+  isClosed: () => boolean,
+  probes: TokenProbes | undefined,
+  state: { generated: number },
+): AsyncGenerator<Token, GenerateMetrics> {
   const { transformer, tokenizer } = ctx;
   const vocab = transformer.config.vocabSize;
   const logits = new Float32Array(vocab); // (V)
@@ -54,7 +79,6 @@ export async function* runDecode(
   const stopIds = new Set([...ctx.eosIds, ...config.stopTokens]);
   const holder = new StopHolder(config.stop);
   const decoder = tokenizer.createDecoder();
-  const probes = ctx.probeBus ? new TokenProbes(ctx.probeBus, tokenizer, vocab) : undefined;
   const metrics = new MetricsRecorder();
   const maxTokens = config.maxTokens || Number.POSITIVE_INFINITY;
   const step = new Int32Array(1);
@@ -62,14 +86,13 @@ export async function* runDecode(
   checkLive(op, config.signal, isClosed);
   transformer.forward(promptIds, cache, logits);
   metrics.prefillDone(promptIds.length);
-  let generated = 0;
   for (;;) {
     await nextTurn();
     checkLive(op, config.signal, isClosed);
     const id = sampler.sample(logits, sampling, history, length, rng);
     if (stopIds.has(id)) break;
     history[length++] = id;
-    generated++;
+    const generated = ++state.generated;
     const text = decoder.push(id);
     probes?.emit(id, text, logits, promptIds.length, generated);
     const token: HeldToken = config.logits ? { id, text, logits: logits.slice() } : { id, text };
@@ -88,6 +111,11 @@ export async function* runDecode(
     yield t;
   }
   return metrics.finish();
+}
+
+let requestCounter = 0;
+function nextRequestId(): string {
+  return `cpu-${++requestCounter}`;
 }
 
 /** Prefill only: one forward pass per prompt and the token sampled at its last position. */
