@@ -24,7 +24,7 @@ import {
 } from "@dappcore/inference";
 import type { LoadedCheckpoint } from "../loader/model-dir.js";
 import type { Tokenizer } from "../text/tokenizer.js";
-import { encodeChat } from "../text/chat-template.js";
+import { encodeChat } from "../text/chat-encoding.js";
 import { Transformer } from "../engine/transformer.js";
 import type { KVCache } from "../engine/kv-cache.js";
 import { emptyMetrics } from "./metrics.js";
@@ -93,7 +93,7 @@ export class CpuTextModel implements TextModel {
       if (!Array.isArray(messages) || messages.length === 0) {
         throw invalidArgument("cpu.chat", "messages must be a non-empty array");
       }
-      return encodeChat(this.parts.tokenizer, messages, { addGenerationPrompt: true });
+      return encodeChat(this.parts.tokenizer, messages, { addGenerationPrompt: true }).ids;
     });
   }
 

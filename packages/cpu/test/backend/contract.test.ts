@@ -10,7 +10,7 @@ import { makeRandomCheckpoint } from "../../src/checkpoint/random-checkpoint.js"
 const root = mkdtempSync(join(tmpdir(), "cpu-contract-"));
 const backend = new CpuBackend();
 beforeAll(async () => {
-  await makeRandomCheckpoint(join(root, "llama"), { architecture: "llama", seed: 11 });
+  await makeRandomCheckpoint(join(root, "llama"), { architecture: "llama", seed: 13 });
   await makeRandomCheckpoint(join(root, "gemma3"), { architecture: "gemma3_text", seed: 12, dtype: "BF16" });
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
