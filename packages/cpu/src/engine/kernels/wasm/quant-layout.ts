@@ -1,0 +1,38 @@
+/**
+ * Byte sizes of the buffers the WebAssembly kernels read and write, for callers placing them in a WasmArena:
+ * weights in F32/F16/BF16 and in llama.cpp's Q8_0/Q4_0 block layouts, and the Q8 activations the quantised
+ * matmuls consume. Sizes only; quantising weights is a load-time job elsewhere.
+ */
+
+/** Weight storage types the WebAssembly matmuls read. */
+export type WasmWeightDtype = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
+
+/** Channels per quantised block (llama.cpp QK8_0 = QK4_0 = 32). */
+export const QUANT_BLOCK = 32;
+/** Bytes of one Q8_0 block: f16 scale + 32 int8. */
+export const Q8_0_BLOCK_BYTES = 34;
+/** Bytes of one Q4_0 block: f16 scale + 16 bytes of nibbles. */
+export const Q4_0_BLOCK_BYTES = 18;
+
+/** Bytes of a (rows, C) matrix stored as `dtype`; C must be a multiple of 32 for Q8_0 and Q4_0. */
+export function weightBytes(dtype: WasmWeightDtype, rows: number, C: number): number {
+  switch (dtype) {
+    case "F32":
+      return rows * C * 4;
+    case "F16":
+    case "BF16":
+      return rows * C * 2;
+    case "Q8_0":
+      return rows * (C / QUANT_BLOCK) * Q8_0_BLOCK_BYTES;
+    case "Q4_0":
+      return rows * (C / QUANT_BLOCK) * Q4_0_BLOCK_BYTES;
+  }
+}
+
+/**
+ * Bytes of the Q8 activations of x (T, C) as quantizeQ8Activations writes them: (T, C/32, 32) int16 values
+ * followed by (T, C/32) float32 scales.
+ */
+export function q8ActivationBytes(T: number, C: number): number {
+  return T * (C / QUANT_BLOCK) * (64 + 4);
+}
