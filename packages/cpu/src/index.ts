@@ -17,6 +17,15 @@ export { byteLevelTokenizer } from "./checkpoint/byte-level-tokenizer.js";
 export { writeSafetensors } from "./loader/safetensors-writer.js";
 export type { TensorToWrite } from "./loader/safetensors-writer.js";
 export type { ModelConfig, Architecture, Tensor, WeightStore, DType } from "./model-config.js";
+export { convertCheckpointToGGUF } from "./convert-to-gguf.js";
+export { loadModelDir } from "./loader/model-dir.js";
+export type { LoadedCheckpoint } from "./loader/model-dir.js";
+export { openSafetensors } from "./loader/safetensors-reader.js";
+export type { SafetensorsFile } from "./loader/safetensors-reader.js";
+export { loadTokenizer } from "./text/tokenizer.js";
+export type { Tokenizer, StreamDecoder } from "./text/tokenizer.js";
+export { Transformer } from "./engine/transformer.js";
+export type { KVCache } from "./engine/kv-cache.js";
 
 /** The backend instance this module registered. */
 export const cpuBackend = new CpuBackend();
