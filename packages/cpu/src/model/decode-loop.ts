@@ -24,6 +24,10 @@ import { StopHolder, type HeldToken } from "./stop-holder.js";
 import { aborted } from "./slot-pool.js";
 import { TokenProbes } from "./probe-events.js";
 
+/**
+ * Checkpoints often pad the embedding matrix past the tokenizer's vocabulary (Qwen: 151936 rows, 151669 tokens). A
+ * sampled id in the padding has no text: it is emitted with "" as Hugging Face's decode does, never as an error.
+ */
 export interface DecodeContext {
   readonly transformer: Transformer;
   readonly tokenizer: Tokenizer;
@@ -93,7 +97,7 @@ async function* decodeTokens(
     if (stopIds.has(id)) break;
     history[length++] = id;
     const generated = ++state.generated;
-    const text = decoder.push(id);
+    const text = id < tokenizer.vocabSize ? decoder.push(id) : "";
     probes?.emit(id, text, logits, promptIds.length, generated);
     const token: HeldToken = config.logits ? { id, text, logits: logits.slice() } : { id, text };
     const { emit, stopped } = holder.push(token);
@@ -140,7 +144,7 @@ export function runClassify(
     transformer.forward(ids, cache, logits);
     promptTokens += ids.length;
     const id = sampler.sample(logits, sampling, ids, ids.length, rng);
-    const token: Token = { id, text: tokenizer.decode([id]) };
+    const token: Token = { id, text: id < tokenizer.vocabSize ? tokenizer.decode([id]) : "" };
     results.push(config.logits ? { token, logits: logits.slice() } : { token });
   }
   cache.reset();
@@ -187,7 +191,7 @@ export async function runBatchDecode(
     if (stopIds.has(id)) return void (seq.done = true);
     seq.history[seq.length++] = id;
     seq.generated++;
-    const text = seq.decoder.push(id);
+    const text = id < tokenizer.vocabSize ? seq.decoder.push(id) : "";
     const { emit, stopped } = seq.holder.push(config.logits ? { id, text, logits: logits.slice() } : { id, text });
     for (const t of emit) {
       seq.tokens.push(t);

@@ -131,6 +131,18 @@ describe("cpu generation", () => {
     await greedy.close();
   });
 
+  it("emits ids in the embedding padding past the tokenizer's vocabulary with empty text", async () => {
+    const padded = join(root, "padded");
+    // 4000 embedding rows for 259 tokens: most sampled ids are padding.
+    await makeRandomCheckpoint(padded, { architecture: "llama", vocabSize: 4000, seed: 3 });
+    const r = await backend.loadModel(padded);
+    if (!r.ok) throw r.error;
+    const tokens = await collect(r.value.generate("hi", withMaxTokens(16), withTemperature(1), withSeed(9)));
+    expect(tokens.some((t) => t.id >= 259 && t.text === "")).toBe(true);
+    expect(r.value.err().ok).toBe(true);
+    await r.value.close();
+  });
+
   it("keeps special-token text in chat messages literal", async () => {
     const model = await load();
     const tokens = await collect(
