@@ -20,6 +20,7 @@ export const kernelsWasmPath = join(outDir, "kernels.wasm");
 async function newestSource() {
   let newest = (await stat(fileURLToPath(import.meta.url))).mtimeMs;
   for (const name of await readdir(sourceDir)) {
+    if (!name.endsWith(".ts") && !name.endsWith(".json")) continue;
     newest = Math.max(newest, (await stat(join(sourceDir, name))).mtimeMs);
   }
   return newest;

@@ -59,7 +59,7 @@ export async function compileKernelModule(path: string = kernelsWasmPath()): Pro
   let pending = compiling.get(path);
   if (pending === undefined) {
     pending = (async () => {
-      let bytes: Uint8Array;
+      let bytes: Uint8Array<ArrayBuffer>;
       try {
         bytes = await readFile(path);
       } catch (cause) {
@@ -83,7 +83,7 @@ export async function compileKernelModule(path: string = kernelsWasmPath()): Pro
 export function compileKernelModuleSync(path: string = kernelsWasmPath()): WebAssembly.Module {
   const done = compiled.get(path);
   if (done !== undefined) return done;
-  let bytes: Uint8Array;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = readFileSync(path);
   } catch (cause) {

@@ -1,0 +1,17 @@
+/**
+ * The WebAssembly SIMD kernels of the cpu backend: the module's exports, by name. Each kernel takes byte offsets
+ * into the one shared memory (outputs first), then dimensions, then the range of output rows (or heads, tokens,
+ * elements) it computes, so worker threads can split one call; results never depend on the split.
+ * Built by scripts/build-wasm.mjs into wasm-dist/kernels.wasm; the TypeScript side is src/engine/kernels/wasm/.
+ * The module owns no memory and no data: it imports the memory, and the JavaScript arena places every buffer.
+ */
+export { matmulF32 } from "./matmul-f32";
+export { matmulF16, matmulBF16 } from "./matmul-half";
+export { quantizeQ8Activations, matmulQ8_0, matmulQ4_0 } from "./matmul-quant";
+export { attention } from "./attention";
+export { rmsNorm, rmsNormPlusOne } from "./rms-norm";
+export { rope } from "./rope";
+export { softmax } from "./softmax";
+export { swiglu, geglu } from "./activations";
+export { add } from "./elementwise";
+export { embeddingF32, embeddingF16, embeddingBF16, embeddingQ8_0, embeddingQ4_0 } from "./embedding";

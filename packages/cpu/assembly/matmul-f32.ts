@@ -1,0 +1,94 @@
+/**
+ * out (T, O) = x (T, C) · w (O, C)ᵀ with float32 weights, for output rows o0 .. o1 only (threads split by rows).
+ * Not responsible for biases, dtype choice or row splitting: the TypeScript side does those.
+ *
+ * Every output element is accumulated the same way whichever tile computes it: one f32x4 accumulator over chunks
+ * of 4 channels, its fixed-order horizontal sum, then the C mod 4 tail in order. So results are bitwise identical
+ * for any split of [0, O) and for T = 1 (matrix-vector) and T > 1 (matrix-matrix) alike.
+ * Tiles: 4 weight rows x 2 tokens (each weight chunk loaded once for two tokens, x rows re-read from cache),
+ * 4 x 1 for a last odd token and for decode, 1 x 1 for the last O mod 4 rows.
+ */
+import { hsum } from "./common";
+
+// @ts-ignore: decorator
+@inline function tailF32(acc: v128, x: usize, w: usize, c0: i32, C: i32): f32 {
+  let s = hsum(acc);
+  for (let c = c0; c < C; c++) s += load<f32>(x + (<usize>c << 2)) * load<f32>(w + (<usize>c << 2));
+  return s;
+}
+
+export function matmulF32(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  const C4 = C & ~3;
+  const row = <usize>C << 2;
+  const outRow = <usize>O << 2;
+  let o = o0;
+  for (; o + 4 <= o1; o += 4) {
+    const w0 = w + <usize>o * row;
+    const w1 = w0 + row;
+    const w2 = w1 + row;
+    const w3 = w2 + row;
+    let t = 0;
+    for (; t + 2 <= T; t += 2) {
+      const xa = x + <usize>t * row;
+      const xb = xa + row;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      for (let c = 0; c < C4; c += 4) {
+        const off = <usize>c << 2;
+        const va = v128.load(xa + off);
+        const vb = v128.load(xb + off);
+        const v0 = v128.load(w0 + off);
+        a0 = f32x4.add(a0, f32x4.mul(va, v0));
+        b0 = f32x4.add(b0, f32x4.mul(vb, v0));
+        const v1 = v128.load(w1 + off);
+        a1 = f32x4.add(a1, f32x4.mul(va, v1));
+        b1 = f32x4.add(b1, f32x4.mul(vb, v1));
+        const v2 = v128.load(w2 + off);
+        a2 = f32x4.add(a2, f32x4.mul(va, v2));
+        b2 = f32x4.add(b2, f32x4.mul(vb, v2));
+        const v3 = v128.load(w3 + off);
+        a3 = f32x4.add(a3, f32x4.mul(va, v3));
+        b3 = f32x4.add(b3, f32x4.mul(vb, v3));
+      }
+      const oa = out + <usize>t * outRow + (<usize>o << 2);
+      const ob = oa + outRow;
+      store<f32>(oa, tailF32(a0, xa, w0, C4, C));
+      store<f32>(oa, tailF32(a1, xa, w1, C4, C), 4);
+      store<f32>(oa, tailF32(a2, xa, w2, C4, C), 8);
+      store<f32>(oa, tailF32(a3, xa, w3, C4, C), 12);
+      store<f32>(ob, tailF32(b0, xb, w0, C4, C));
+      store<f32>(ob, tailF32(b1, xb, w1, C4, C), 4);
+      store<f32>(ob, tailF32(b2, xb, w2, C4, C), 8);
+      store<f32>(ob, tailF32(b3, xb, w3, C4, C), 12);
+    }
+    if (t < T) {
+      const xa = x + <usize>t * row;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let c = 0; c < C4; c += 4) {
+        const off = <usize>c << 2;
+        const va = v128.load(xa + off);
+        a0 = f32x4.add(a0, f32x4.mul(va, v128.load(w0 + off)));
+        a1 = f32x4.add(a1, f32x4.mul(va, v128.load(w1 + off)));
+        a2 = f32x4.add(a2, f32x4.mul(va, v128.load(w2 + off)));
+        a3 = f32x4.add(a3, f32x4.mul(va, v128.load(w3 + off)));
+      }
+      const oa = out + <usize>t * outRow + (<usize>o << 2);
+      store<f32>(oa, tailF32(a0, xa, w0, C4, C));
+      store<f32>(oa, tailF32(a1, xa, w1, C4, C), 4);
+      store<f32>(oa, tailF32(a2, xa, w2, C4, C), 8);
+      store<f32>(oa, tailF32(a3, xa, w3, C4, C), 12);
+    }
+  }
+  for (; o < o1; o++) {
+    const w0 = w + <usize>o * row;
+    for (let t = 0; t < T; t++) {
+      const xa = x + <usize>t * row;
+      let a0 = f32x4.splat(0);
+      for (let c = 0; c < C4; c += 4) {
+        const off = <usize>c << 2;
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(xa + off), v128.load(w0 + off)));
+      }
+      store<f32>(out + <usize>t * outRow + (<usize>o << 2), tailF32(a0, xa, w0, C4, C));
+    }
+  }
+}

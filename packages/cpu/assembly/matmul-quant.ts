@@ -1,0 +1,208 @@
+/**
+ * Matrix products with weights in llama.cpp's quantised block layouts, and the quantisation of activations they
+ * consume. Output rows o0 .. o1 only; not responsible for quantising weights (a load-time job) or for biases.
+ *
+ * Weight blocks cover 32 consecutive channels of one row:
+ *   Q8_0: 34 bytes = f16 scale d, then 32 int8 q; value = q·d.
+ *   Q4_0: 18 bytes = f16 scale d, then 16 bytes; byte j holds element j (low nibble) and j + 16 (high nibble);
+ *         value = (nibble − 8)·d.
+ * Activations are quantised first, as llama.cpp does for these types (its vec_dot_q8_0_q8_0 / q4_0_q8_0), so the
+ * inner loop is an exact integer dot product (i32x4.dot_i16x8_s) and results track llama.cpp's: per block of 32,
+ * dx = max|x|/127, q = round-to-nearest-even(x/dx) in [−127, 127], and dx is rounded to f16 as llama.cpp stores it.
+ * The quantised activations are kept widened to int16 so each weight block is widened once and meets them directly:
+ *   xq (T, C/32, 32) int16, followed at xq + T·C/32·64 by the scales (T, C/32) float32.
+ * Per output element: acc (f32x4) += float(int32x4 partial dot of the block)·(dw·dx), block by block, then the
+ * fixed-order horizontal sum; the same in every tile, so any row split gives identical bits. C must be a multiple
+ * of 32 (the TypeScript side checks).
+ */
+import { f16ToF32, hsum, roundToF16 } from "./common";
+
+/**
+ * xq (T, C/32, 32) int16 and its scales (T, C/32) float32 = Q8 blocks of x (T, C), rows t0 .. t1 only.
+ */
+export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i32, t1: i32): void {
+  const nb = C >> 5;
+  const scales = xq + <usize>T * <usize>nb * 64;
+  for (let t = t0; t < t1; t++) {
+    for (let b = 0; b < nb; b++) {
+      const i = <usize>t * <usize>nb + <usize>b;
+      const p = x + (i << 7);
+      const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+      const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
+      let m = f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3)));
+      m = f32x4.max(m, f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))));
+      m = f32x4.max(m, v128.shuffle<f32>(m, m, 2, 3, 0, 1));
+      const amax = max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1));
+      const d: f32 = amax / 127;
+      const id = f32x4.splat(d != 0 ? <f32>1 / d : <f32>0);
+      const q = xq + (i << 6);
+      v128.store(q, i16x8.narrow_i32x4_s(quant(v0, id), quant(v1, id)));
+      v128.store(q, i16x8.narrow_i32x4_s(quant(v2, id), quant(v3, id)), 16);
+      v128.store(q, i16x8.narrow_i32x4_s(quant(v4, id), quant(v5, id)), 32);
+      v128.store(q, i16x8.narrow_i32x4_s(quant(v6, id), quant(v7, id)), 48);
+      store<f32>(scales + (i << 2), roundToF16(d));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function quant(v: v128, id: v128): v128 {
+  return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, id)));
+}
+
+/** Block bytes of a quantised type. */
+// @ts-ignore: decorator
+@inline function blockBytes(q4: bool): usize {
+  return q4 ? 18 : 34;
+}
+
+/** Integer dot (i32x4 partial sums) of one weight block, widened to four i16x8, with one activation block. */
+// @ts-ignore: decorator
+@inline function dotBlock(e0: v128, e1: v128, e2: v128, e3: v128, xb: usize): v128 {
+  const s01 = i32x4.add(i32x4.dot_i16x8_s(e0, v128.load(xb)), i32x4.dot_i16x8_s(e1, v128.load(xb, 16)));
+  const s23 = i32x4.add(i32x4.dot_i16x8_s(e2, v128.load(xb, 32)), i32x4.dot_i16x8_s(e3, v128.load(xb, 48)));
+  return i32x4.add(s01, s23);
+}
+
+/** Channels 0..15 of a weight block as int8 (Q8_0: q; Q4_0: low nibbles − 8). */
+// @ts-ignore: decorator
+@inline function lowHalf(wb: usize, q4: bool): v128 {
+  if (q4) return i8x16.sub(v128.and(v128.load(wb, 2), i8x16.splat(0x0f)), i8x16.splat(8));
+  return v128.load(wb, 2);
+}
+
+/** Channels 16..31 of a weight block as int8 (Q8_0: q; Q4_0: high nibbles − 8). */
+// @ts-ignore: decorator
+@inline function highHalf(wb: usize, q4: bool): v128 {
+  if (q4) return i8x16.sub(i8x16.shr_u(v128.load(wb, 2), 4), i8x16.splat(8));
+  return v128.load(wb, 18);
+}
+
+// @ts-ignore: decorator
+@inline function matmulQuant(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, q4: bool): void {
+  const nb = C >> 5;
+  const bs = blockBytes(q4);
+  const wRow = <usize>nb * bs;
+  const xRow = <usize>nb << 6;
+  const scales = xq + <usize>T * xRow;
+  const outRow = <usize>O << 2;
+  let o = o0;
+  for (; o + 4 <= o1; o += 4) {
+    const w0 = w + <usize>o * wRow;
+    const w1 = w0 + wRow;
+    const w2 = w1 + wRow;
+    const w3 = w2 + wRow;
+    let t = 0;
+    for (; t + 2 <= T; t += 2) {
+      const xa = xq + <usize>t * xRow;
+      const xb = xa + xRow;
+      const sa = scales + ((<usize>t * <usize>nb) << 2);
+      const sb = sa + (<usize>nb << 2);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const xba = xa + (<usize>b << 6);
+        const xbb = xb + (<usize>b << 6);
+        const da = load<f32>(sa + (<usize>b << 2));
+        const db = load<f32>(sb + (<usize>b << 2));
+        let wb = w0 + <usize>b * bs;
+        let lo = lowHalf(wb, q4);
+        let hi = highHalf(wb, q4);
+        let e0 = i16x8.extend_low_i8x16_s(lo), e1 = i16x8.extend_high_i8x16_s(lo);
+        let e2 = i16x8.extend_low_i8x16_s(hi), e3 = i16x8.extend_high_i8x16_s(hi);
+        let dw = f16ToF32(load<u16>(wb));
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
+        b0 = f32x4.add(b0, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
+        wb = w1 + <usize>b * bs;
+        lo = lowHalf(wb, q4);
+        hi = highHalf(wb, q4);
+        e0 = i16x8.extend_low_i8x16_s(lo); e1 = i16x8.extend_high_i8x16_s(lo);
+        e2 = i16x8.extend_low_i8x16_s(hi); e3 = i16x8.extend_high_i8x16_s(hi);
+        dw = f16ToF32(load<u16>(wb));
+        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
+        b1 = f32x4.add(b1, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
+        wb = w2 + <usize>b * bs;
+        lo = lowHalf(wb, q4);
+        hi = highHalf(wb, q4);
+        e0 = i16x8.extend_low_i8x16_s(lo); e1 = i16x8.extend_high_i8x16_s(lo);
+        e2 = i16x8.extend_low_i8x16_s(hi); e3 = i16x8.extend_high_i8x16_s(hi);
+        dw = f16ToF32(load<u16>(wb));
+        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
+        b2 = f32x4.add(b2, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
+        wb = w3 + <usize>b * bs;
+        lo = lowHalf(wb, q4);
+        hi = highHalf(wb, q4);
+        e0 = i16x8.extend_low_i8x16_s(lo); e1 = i16x8.extend_high_i8x16_s(lo);
+        e2 = i16x8.extend_low_i8x16_s(hi); e3 = i16x8.extend_high_i8x16_s(hi);
+        dw = f16ToF32(load<u16>(wb));
+        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
+        b3 = f32x4.add(b3, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
+      }
+      const oa = out + <usize>t * outRow + (<usize>o << 2);
+      const ob = oa + outRow;
+      store<f32>(oa, hsum(a0));
+      store<f32>(oa, hsum(a1), 4);
+      store<f32>(oa, hsum(a2), 8);
+      store<f32>(oa, hsum(a3), 12);
+      store<f32>(ob, hsum(b0));
+      store<f32>(ob, hsum(b1), 4);
+      store<f32>(ob, hsum(b2), 8);
+      store<f32>(ob, hsum(b3), 12);
+    }
+    if (t < T) {
+      const xa = xq + <usize>t * xRow;
+      const sa = scales + ((<usize>t * <usize>nb) << 2);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const xba = xa + (<usize>b << 6);
+        const da = load<f32>(sa + (<usize>b << 2));
+        a0 = f32x4.add(a0, blockTerm(w0 + <usize>b * bs, xba, da, q4));
+        a1 = f32x4.add(a1, blockTerm(w1 + <usize>b * bs, xba, da, q4));
+        a2 = f32x4.add(a2, blockTerm(w2 + <usize>b * bs, xba, da, q4));
+        a3 = f32x4.add(a3, blockTerm(w3 + <usize>b * bs, xba, da, q4));
+      }
+      const oa = out + <usize>t * outRow + (<usize>o << 2);
+      store<f32>(oa, hsum(a0));
+      store<f32>(oa, hsum(a1), 4);
+      store<f32>(oa, hsum(a2), 8);
+      store<f32>(oa, hsum(a3), 12);
+    }
+  }
+  for (; o < o1; o++) {
+    const w0 = w + <usize>o * wRow;
+    for (let t = 0; t < T; t++) {
+      const xa = xq + <usize>t * xRow;
+      const sa = scales + ((<usize>t * <usize>nb) << 2);
+      let a0 = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        a0 = f32x4.add(a0, blockTerm(w0 + <usize>b * bs, xa + (<usize>b << 6), load<f32>(sa + (<usize>b << 2)), q4));
+      }
+      store<f32>(out + <usize>t * outRow + (<usize>o << 2), hsum(a0));
+    }
+  }
+}
+
+/** float(integer block dot)·(dw·dx) for one weight block at wb and one activation block at xb with scale dx. */
+// @ts-ignore: decorator
+@inline function blockTerm(wb: usize, xb: usize, dx: f32, q4: bool): v128 {
+  const lo = lowHalf(wb, q4);
+  const hi = highHalf(wb, q4);
+  const s = dotBlock(
+    i16x8.extend_low_i8x16_s(lo),
+    i16x8.extend_high_i8x16_s(lo),
+    i16x8.extend_low_i8x16_s(hi),
+    i16x8.extend_high_i8x16_s(hi),
+    xb,
+  );
+  return f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(f16ToF32(load<u16>(wb)) * dx));
+}
+
+/** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q8_0 blocks (O, C/32), xq from quantizeQ8Activations. */
+export function matmulQ8_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  matmulQuant(out, xq, w, T, C, O, o0, o1, false);
+}
+
+/** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks (O, C/32), xq from quantizeQ8Activations. */
+export function matmulQ4_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  matmulQuant(out, xq, w, T, C, O, o0, o1, true);
+}

@@ -1,0 +1,271 @@
+/**
+ * Typed wrappers of the WebAssembly SIMD kernels: the same outputs-first signatures as the reference kernels
+ * (../reference/), but every buffer is a byte offset into the shared memory of a WasmArena, and each call may be
+ * limited to a range of output rows (or heads, tokens, elements) so threads can split one operation; the result
+ * never depends on the split. Each wrapper checks its arguments (kernel-checks.ts) and calls the module.
+ * Not responsible for allocation (wasm-arena.ts), loading (load-kernels.ts) or choosing kernels (the engine).
+ *
+ * Numerics: float32 accumulation in SIMD lanes in a fixed order (see packages/cpu/assembly/*.ts); agreement with
+ * the float64 reference is within float32 rounding. Q8_0/Q4_0 matmuls read activations quantised to Q8 blocks by
+ * `quantizeQ8Activations` first, as llama.cpp does.
+ */
+import { KernelChecks, invalidArgument } from "./kernel-checks.js";
+import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, q8ActivationBytes } from "./quant-layout.js";
+
+type MatmulExport = (out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number) => void;
+type RangeExport = (out: number, a: number, b: number, i0: number, i1: number) => void;
+type EmbeddingExport = (out: number, ids: number, table: number, scale: number, C: number, t0: number, t1: number) => void;
+
+/** The raw exports of kernels.wasm (packages/cpu/assembly/index.ts). */
+export interface KernelExports {
+  matmulF32: MatmulExport;
+  matmulF16: MatmulExport;
+  matmulBF16: MatmulExport;
+  quantizeQ8Activations(xq: number, x: number, T: number, C: number, t0: number, t1: number): void;
+  matmulQ8_0: MatmulExport;
+  matmulQ4_0: MatmulExport;
+  attention(
+    out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
+    pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
+  ): void;
+  rmsNorm(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
+  rmsNormPlusOne(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
+  rope(x: number, cos: number, sin: number, positions: number, NH: number, D: number, r0: number, r1: number): void;
+  softmax(out: number, x: number, K: number, n0: number, n1: number): void;
+  swiglu: RangeExport;
+  geglu: RangeExport;
+  add: RangeExport;
+  embeddingF32: EmbeddingExport;
+  embeddingF16: EmbeddingExport;
+  embeddingBF16: EmbeddingExport;
+  embeddingQ8_0: EmbeddingExport;
+  embeddingQ4_0: EmbeddingExport;
+}
+
+/** The kernels of one instance, bound to one shared memory. Create with `loadKernels(arena.memory)`. */
+export class WasmKernels {
+  private readonly check: KernelChecks;
+
+  constructor(
+    /** The raw module exports, for callers that have checked their arguments once (e.g. a worker's inner loop). */
+    readonly raw: KernelExports,
+    /** The memory the instance imports. */
+    readonly memory: WebAssembly.Memory,
+  ) {
+    this.check = new KernelChecks(memory);
+  }
+
+  /** out (T, O) rows o0 .. o1 = x (T, C) · w (O, C)ᵀ, w float32. */
+  matmulF32(out: number, x: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.matmul("cpu.kernels.matmulF32", this.raw.matmulF32, 4 * C, out, x, w, T, C, O, o0, o1);
+  }
+
+  /** out (T, O) rows o0 .. o1 = x (T, C) · w (O, C)ᵀ, w IEEE half bits (finite values; subnormals exact). */
+  matmulF16(out: number, x: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.matmul("cpu.kernels.matmulF16", this.raw.matmulF16, 2 * C, out, x, w, T, C, O, o0, o1);
+  }
+
+  /** out (T, O) rows o0 .. o1 = x (T, C) · w (O, C)ᵀ, w bfloat16 bits. */
+  matmulBF16(out: number, x: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.matmul("cpu.kernels.matmulBF16", this.raw.matmulBF16, 2 * C, out, x, w, T, C, O, o0, o1);
+  }
+
+  /**
+   * xq = x (T, C) quantised to Q8 blocks, rows t0 .. t1: (T, C/32, 32) int16 then (T, C/32) float32 scales,
+   * `q8ActivationBytes(T, C)` bytes in all. C must be a multiple of 32.
+   */
+  quantizeQ8Activations(xq: number, x: number, T: number, C: number, t0 = 0, t1 = T): void {
+    const op = "cpu.kernels.quantizeQ8Activations";
+    this.check.dims(op, { T, C });
+    this.check.blocks(op, C);
+    this.check.range(op, "token", t0, t1, T);
+    this.check.span(op, "xq", xq, q8ActivationBytes(T, C));
+    this.check.span(op, "x", x, T * C * 4);
+    this.raw.quantizeQ8Activations(xq, x, T, C, t0, t1);
+  }
+
+  /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q8_0 blocks, xq from quantizeQ8Activations. */
+  matmulQ8_0(out: number, xq: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.matmulQuant("cpu.kernels.matmulQ8_0", this.raw.matmulQ8_0, Q8_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
+  }
+
+  /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks, xq from quantizeQ8Activations. */
+  matmulQ4_0(out: number, xq: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.matmulQuant("cpu.kernels.matmulQ4_0", this.raw.matmulQ4_0, Q4_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
+  }
+
+  /**
+   * out (T, H, D) heads h0 .. h1 = causal attention of q (T, H, D) at positions pos0 .. pos0 + T − 1 over the
+   * cache k, v (S, G, D) float32, which must hold positions up to pos0 + T − 1. As the reference `attention`:
+   * window W > 0 limits each query to its last W positions; softcapValue > 0 applies cap·tanh(score / cap).
+   * @param scores scratch (pos0 + T) float32, private to this call (one per thread).
+   */
+  attention(
+    out: number, q: number, k: number, v: number, scores: number,
+    T: number, H: number, G: number, D: number,
+    pos0: number, window: number, scale: number, softcapValue: number,
+    h0 = 0, h1 = H,
+  ): void {
+    const op = "cpu.kernels.attention";
+    this.check.dims(op, { T, H, G, D });
+    if (H % G !== 0) throw invalidArgument(op, `H (${H}) must be a multiple of G (${G})`, { H, G });
+    this.check.nonNegative(op, "pos0", pos0);
+    this.check.nonNegative(op, "window", window);
+    if (!Number.isFinite(scale)) throw invalidArgument(op, `scale must be finite, got ${scale}`, { scale });
+    if (!(softcapValue >= 0) || !Number.isFinite(softcapValue)) {
+      throw invalidArgument(op, `softcapValue must be 0 or a positive number, got ${softcapValue}`, { softcapValue });
+    }
+    this.check.range(op, "head", h0, h1, H);
+    const S = pos0 + T;
+    this.check.span(op, "out", out, T * H * D * 4);
+    this.check.span(op, "q", q, T * H * D * 4);
+    this.check.span(op, "k", k, S * G * D * 4);
+    this.check.span(op, "v", v, S * G * D * 4);
+    this.check.span(op, "scores", scores, S * 4);
+    this.raw.attention(out, q, k, v, scores, T, H, G, D, pos0, window, scale, softcapValue, h0, h1);
+  }
+
+  /** out (N, C) rows n0 .. n1 = rmsnorm(x (N, C)) · w (C). `out` may be `x`. */
+  rmsNorm(out: number, x: number, w: number, N: number, C: number, eps: number, n0 = 0, n1 = N): void {
+    this.norm("cpu.kernels.rmsNorm", false, out, x, w, N, C, eps, n0, n1);
+  }
+
+  /** out (N, C) rows n0 .. n1 = rmsnorm(x (N, C)) · (1 + w (C)), Gemma's convention. `out` may be `x`. */
+  rmsNormPlusOne(out: number, x: number, w: number, N: number, C: number, eps: number, n0 = 0, n1 = N): void {
+    this.norm("cpu.kernels.rmsNormPlusOne", true, out, x, w, N, C, eps, n0, n1);
+  }
+
+  /**
+   * Rotates x (T, NH, D) in place, head rows r0 .. r1 of T·NH, by the cos/sin tables (P, D/2) of the reference
+   * `ropeTable` at positions (T) int32, each in [0, P). D must be even.
+   */
+  rope(x: number, cos: number, sin: number, positions: number, T: number, NH: number, D: number, P: number, r0 = 0, r1 = T * NH): void {
+    const op = "cpu.kernels.rope";
+    this.check.dims(op, { T, NH, D, P });
+    if (D % 2 !== 0) throw invalidArgument(op, `D must be even, got ${D}`, { D });
+    this.check.range(op, "row", r0, r1, T * NH);
+    this.check.span(op, "x", x, T * NH * D * 4);
+    this.check.span(op, "cos", cos, P * (D / 2) * 4);
+    this.check.span(op, "sin", sin, P * (D / 2) * 4);
+    this.check.span(op, "positions", positions, T * 4);
+    this.check.indices(op, "positions", positions, T, P);
+    this.raw.rope(x, cos, sin, positions, NH, D, r0, r1);
+  }
+
+  /** out (N, K) rows n0 .. n1 = softmax(x (N, K)) along K. `out` may be `x`. */
+  softmax(out: number, x: number, N: number, K: number, n0 = 0, n1 = N): void {
+    const op = "cpu.kernels.softmax";
+    this.check.dims(op, { N, K });
+    this.check.range(op, "row", n0, n1, N);
+    this.check.span(op, "out", out, N * K * 4);
+    this.check.span(op, "x", x, N * K * 4);
+    this.raw.softmax(out, x, K, n0, n1);
+  }
+
+  /** out (N) elements i0 .. i1 = silu(gate (N)) · up (N). */
+  swiglu(out: number, gate: number, up: number, N: number, i0 = 0, i1 = N): void {
+    this.elementwise("cpu.kernels.swiglu", this.raw.swiglu, out, gate, up, N, i0, i1);
+  }
+
+  /** out (N) elements i0 .. i1 = gelu_tanh(gate (N)) · up (N). */
+  geglu(out: number, gate: number, up: number, N: number, i0 = 0, i1 = N): void {
+    this.elementwise("cpu.kernels.geglu", this.raw.geglu, out, gate, up, N, i0, i1);
+  }
+
+  /** out (N) elements i0 .. i1 = a (N) + b (N): the residual connection. */
+  add(out: number, a: number, b: number, N: number, i0 = 0, i1 = N): void {
+    this.elementwise("cpu.kernels.add", this.raw.add, out, a, b, N, i0, i1);
+  }
+
+  /** out (T, C) rows t0 .. t1 = table (V, C) float32 [ids[t]] · scale; ids (T) int32 in [0, V). */
+  embeddingF32(out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0 = 0, t1 = T): void {
+    this.embedding("cpu.kernels.embeddingF32", this.raw.embeddingF32, V * C * 4, out, ids, table, scale, T, C, V, t0, t1);
+  }
+
+  /** out (T, C) rows t0 .. t1 = table (V, C) IEEE half bits [ids[t]] · scale. */
+  embeddingF16(out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0 = 0, t1 = T): void {
+    this.embedding("cpu.kernels.embeddingF16", this.raw.embeddingF16, V * C * 2, out, ids, table, scale, T, C, V, t0, t1);
+  }
+
+  /** out (T, C) rows t0 .. t1 = table (V, C) bfloat16 bits [ids[t]] · scale. */
+  embeddingBF16(out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0 = 0, t1 = T): void {
+    this.embedding("cpu.kernels.embeddingBF16", this.raw.embeddingBF16, V * C * 2, out, ids, table, scale, T, C, V, t0, t1);
+  }
+
+  /** out (T, C) rows t0 .. t1 = dequantised Q8_0 table (V, C/32 blocks) [ids[t]] · scale. */
+  embeddingQ8_0(out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0 = 0, t1 = T): void {
+    const op = "cpu.kernels.embeddingQ8_0";
+    this.check.dims(op, { C });
+    this.check.blocks(op, C);
+    this.embedding(op, this.raw.embeddingQ8_0, V * (C / 32) * Q8_0_BLOCK_BYTES, out, ids, table, scale, T, C, V, t0, t1);
+  }
+
+  /** out (T, C) rows t0 .. t1 = dequantised Q4_0 table (V, C/32 blocks) [ids[t]] · scale. */
+  embeddingQ4_0(out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0 = 0, t1 = T): void {
+    const op = "cpu.kernels.embeddingQ4_0";
+    this.check.dims(op, { C });
+    this.check.blocks(op, C);
+    this.embedding(op, this.raw.embeddingQ4_0, V * (C / 32) * Q4_0_BLOCK_BYTES, out, ids, table, scale, T, C, V, t0, t1);
+  }
+
+  private matmul(
+    op: string, kernel: MatmulExport, wRowBytes: number,
+    out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number,
+  ): void {
+    this.check.dims(op, { T, C, O });
+    this.check.range(op, "output row", o0, o1, O);
+    this.check.span(op, "out", out, T * O * 4);
+    this.check.span(op, "x", x, T * C * 4);
+    this.check.span(op, "w", w, O * wRowBytes);
+    kernel(out, x, w, T, C, O, o0, o1);
+  }
+
+  private matmulQuant(
+    op: string, kernel: MatmulExport, blockBytes: number,
+    out: number, xq: number, w: number, T: number, C: number, O: number, o0: number, o1: number,
+  ): void {
+    this.check.dims(op, { T, C, O });
+    this.check.blocks(op, C);
+    this.check.range(op, "output row", o0, o1, O);
+    this.check.span(op, "out", out, T * O * 4);
+    this.check.span(op, "xq", xq, q8ActivationBytes(T, C));
+    this.check.span(op, "w", w, O * (C / 32) * blockBytes);
+    kernel(out, xq, w, T, C, O, o0, o1);
+  }
+
+  private norm(
+    op: string, plusOne: boolean,
+    out: number, x: number, w: number, N: number, C: number, eps: number, n0: number, n1: number,
+  ): void {
+    this.check.dims(op, { N, C });
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw invalidArgument(op, `eps must be a non-negative number, got ${eps}`, { eps });
+    this.check.range(op, "row", n0, n1, N);
+    this.check.span(op, "out", out, N * C * 4);
+    this.check.span(op, "x", x, N * C * 4);
+    this.check.span(op, "w", w, C * 4);
+    (plusOne ? this.raw.rmsNormPlusOne : this.raw.rmsNorm)(out, x, w, C, eps, n0, n1);
+  }
+
+  private elementwise(op: string, kernel: RangeExport, out: number, a: number, b: number, N: number, i0: number, i1: number): void {
+    this.check.dims(op, { N });
+    this.check.range(op, "element", i0, i1, N);
+    this.check.span(op, "out", out, N * 4);
+    this.check.span(op, "a", a, N * 4);
+    this.check.span(op, "b", b, N * 4);
+    kernel(out, a, b, i0, i1);
+  }
+
+  private embedding(
+    op: string, kernel: EmbeddingExport, tableBytes: number,
+    out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0: number, t1: number,
+  ): void {
+    this.check.dims(op, { T, C, V });
+    if (!Number.isFinite(scale)) throw invalidArgument(op, `scale must be finite, got ${scale}`, { scale });
+    this.check.range(op, "token", t0, t1, T);
+    this.check.span(op, "out", out, T * C * 4);
+    this.check.span(op, "ids", ids, T * 4);
+    this.check.span(op, "table", table, tableBytes);
+    this.check.indices(op, "ids", ids, T, V);
+    kernel(out, ids, table, scale, C, t0, t1);
+  }
+}

@@ -1,0 +1,269 @@
+// The WebAssembly matmuls (F32, F16, BF16, Q8_0, Q4_0) against their twins: the reference kernels for the float
+// types, the dequantise-then-float and exact integer twins for the quantised ones; row splits give identical bits;
+// every bad argument fails with a typed error.
+import { beforeAll, describe, expect, it } from "vitest";
+import { f32ToBf16, f32ToF16 } from "../../src/dtype.js";
+import { matmulBF16, matmulF16, matmulF32 } from "../../src/engine/kernels/reference/index.js";
+import { bf16Table, f16Table } from "../../src/engine/kernels/reference/half-tables.js";
+import { q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
+import {
+  absDots,
+  bits,
+  dequantize,
+  getF32,
+  makeEnv,
+  maxScaledError,
+  put,
+  quantizeActivations,
+  quantizeQ4_0,
+  quantizeQ8_0,
+  quantMatmulTwin,
+  random,
+  randomF32,
+  thrown,
+  type Env,
+} from "./helpers.js";
+
+let env: Env;
+beforeAll(async () => {
+  env = await makeEnv();
+});
+
+type FloatType = "F32" | "F16" | "BF16";
+const sizes: Array<[number, number, number]> = [
+  [1, 1, 1],
+  [1, 5, 7],
+  [1, 37, 9],
+  [3, 64, 7],
+  [3, 33, 1],
+  [17, 19, 13],
+  [2, 576, 24],
+  [17, 96, 33],
+];
+
+function encode(w: Float32Array, type: FloatType): Float32Array | Uint16Array {
+  if (type === "F32") return w;
+  const conv = type === "F16" ? f32ToF16 : f32ToBf16;
+  return Uint16Array.from(w, (v) => conv(v));
+}
+
+/** The float32 values the kernel sees for weights stored as `type`. */
+function decoded(w: Float32Array | Uint16Array, type: FloatType): Float32Array {
+  if (type === "F32") return w as Float32Array;
+  const lut = type === "F16" ? f16Table() : bf16Table();
+  return Float32Array.from(w as Uint16Array, (b) => lut[b]);
+}
+
+function reference(type: FloatType, out: Float32Array, x: Float32Array, w: Float32Array | Uint16Array, T: number, C: number, O: number) {
+  if (type === "F32") matmulF32(out, x, w as Float32Array, T, C, O);
+  else if (type === "F16") matmulF16(out, x, w as Uint16Array, T, C, O);
+  else matmulBF16(out, x, w as Uint16Array, T, C, O);
+}
+
+function wasmMatmul(type: FloatType, out: number, x: number, w: number, T: number, C: number, O: number, o0?: number, o1?: number) {
+  const { k } = env;
+  if (type === "F32") k.matmulF32(out, x, w, T, C, O, o0, o1);
+  else if (type === "F16") k.matmulF16(out, x, w, T, C, O, o0, o1);
+  else k.matmulBF16(out, x, w, T, C, O, o0, o1);
+}
+
+describe("wasm matmul over float weights", () => {
+  for (const type of ["F32", "F16", "BF16"] as FloatType[]) {
+    for (const [T, C, O] of sizes) {
+      it(`${type} T=${T} C=${C} O=${O} agrees with the reference`, () => {
+        const { arena } = env;
+        const mark = arena.mark();
+        const rng = random(T * 1000 + C * 10 + O);
+        const x = randomF32(rng, T * C);
+        const w = encode(randomF32(rng, O * C, 0.5), type);
+        const want = new Float32Array(T * O);
+        reference(type, want, x, w, T, C, O);
+        const px = put(arena, x);
+        const pw = put(arena, w);
+        const po = arena.alloc(T * O * 4);
+        wasmMatmul(type, po, px, pw, T, C, O);
+        const got = getF32(arena, po, T * O);
+        const scale = absDots(x, decoded(w, type), T, C, O);
+        expect(maxScaledError(got, want, scale)).toBeLessThan(C * 2 ** -23);
+        arena.release(mark);
+      });
+    }
+  }
+
+  it("F16 subnormal and signed weights are widened exactly", () => {
+    const { arena } = env;
+    const mark = arena.mark();
+    const C = 45;
+    const O = 6;
+    const T = 2;
+    // Subnormal halves (exponent 0) of both signs, the smallest normal, zero and negative zero.
+    const w = new Uint16Array(O * C);
+    for (let i = 0; i < w.length; i++) {
+      const kind = i % 5;
+      w[i] = kind === 0 ? (i * 37) & 0x3ff : kind === 1 ? 0x8000 | ((i * 11) & 0x3ff) : kind === 2 ? 0x0400 : kind === 3 ? 0x8000 : 0x83ff;
+    }
+    // Every weight is a multiple of 2^-24 below 2^-13 and x holds small powers of two, so every product and sum
+    // is exact in float32: the result must equal the reference bit for bit.
+    const x = new Float32Array(T * C).fill(0);
+    for (let c = 0; c < C; c++) x[c] = 2 ** (c % 3);
+    x[C + 4] = 1;
+    const want = new Float32Array(T * O);
+    matmulF16(want, x, w, T, C, O);
+    const po = arena.alloc(T * O * 4);
+    env.k.matmulF16(po, put(arena, x), put(arena, w), T, C, O);
+    const got = getF32(arena, po, T * O);
+    expect(Array.from(got)).toEqual(Array.from(want));
+    expect(want.some((v) => v !== 0 && Math.abs(v) < 2 ** -14)).toBe(true);
+    arena.release(mark);
+  });
+
+  for (const type of ["F32", "F16", "BF16"] as FloatType[]) {
+    it(`${type}: any split into row ranges gives the bits of one full call, and T = 1 the bits of T > 1`, () => {
+      const { arena } = env;
+      const mark = arena.mark();
+      const [T, C, O] = [5, 71, 23];
+      const rng = random(7);
+      const x = randomF32(rng, T * C);
+      const w = encode(randomF32(rng, O * C), type);
+      const px = put(arena, x);
+      const pw = put(arena, w);
+      const full = arena.alloc(T * O * 4);
+      wasmMatmul(type, full, px, pw, T, C, O);
+      for (const cuts of [[0, 1, 6, 11, 23], [0, 3, 4, 5, 22, 23], [0, 23]]) {
+        const part = arena.alloc(T * O * 4);
+        for (let i = 0; i + 1 < cuts.length; i++) wasmMatmul(type, part, px, pw, T, C, O, cuts[i], cuts[i + 1]);
+        expect(bits(getF32(arena, part, T * O))).toEqual(bits(getF32(arena, full, T * O)));
+      }
+      const fullOut = getF32(arena, full, T * O);
+      for (let t = 0; t < T; t++) {
+        const one = arena.alloc(O * 4);
+        wasmMatmul(type, one, px + t * C * 4, pw, 1, C, O);
+        expect(bits(getF32(arena, one, O))).toEqual(bits(fullOut.subarray(t * O, (t + 1) * O)));
+      }
+      arena.release(mark);
+    });
+  }
+});
+
+describe("wasm matmul over Q8_0 and Q4_0 weights", () => {
+  for (const type of ["Q8_0", "Q4_0"] as const) {
+    for (const [T, C, O] of [[1, 32, 1], [1, 64, 7], [3, 96, 5], [17, 64, 9], [2, 576, 12]] as Array<[number, number, number]>) {
+      it(`${type} T=${T} C=${C} O=${O} agrees with its integer twin and with dequantised float32 weights`, () => {
+        const { arena, k } = env;
+        const mark = arena.mark();
+        const rng = random(C + O + T + (type === "Q8_0" ? 1 : 2));
+        const x = randomF32(rng, T * C);
+        const wf = randomF32(rng, O * C, 0.3);
+        const wq = type === "Q8_0" ? quantizeQ8_0(wf, O, C) : quantizeQ4_0(wf, O, C);
+        const px = put(arena, x);
+        const pw = put(arena, wq);
+        const pxq = arena.alloc(q8ActivationBytes(T, C));
+        const po = arena.alloc(T * O * 4);
+        k.quantizeQ8Activations(pxq, px, T, C);
+        if (type === "Q8_0") k.matmulQ8_0(po, pxq, pw, T, C, O);
+        else k.matmulQ4_0(po, pxq, pw, T, C, O);
+        const got = getF32(arena, po, T * O);
+
+        // Exact twin: the same quantised activations, integer dots, float64 sums.
+        const twin = quantMatmulTwin(quantizeActivations(x, T, C), wq, type, T, C, O);
+        expect(maxScaledError(got, twin.out, twin.scale)).toBeLessThan((C / 32 + 4) * 2 ** -23);
+
+        // Against float32 x and dequantised weights: the activation rounding is at most half a step, max|x|/254
+        // per block, plus the f16 rounding of its scale (2^-11 relative).
+        const wd = dequantize(wq, type, O, C);
+        const want = new Float32Array(T * O);
+        matmulF32(want, x, wd, T, C, O);
+        const nb = C / 32;
+        for (let t = 0; t < T; t++) {
+          for (let o = 0; o < O; o++) {
+            let bound = 0;
+            for (let b = 0; b < nb; b++) {
+              let amax = 0;
+              let wsum = 0;
+              for (let j = 0; j < 32; j++) {
+                const c = b * 32 + j;
+                amax = Math.max(amax, Math.abs(x[t * C + c]));
+                wsum += Math.abs(wd[o * C + c]);
+              }
+              bound += wsum * (amax / 254 + amax * 2 ** -11);
+            }
+            expect(Math.abs(got[t * O + o] - want[t * O + o])).toBeLessThanOrEqual(bound * 1.01 + 1e-6);
+          }
+        }
+        arena.release(mark);
+      });
+    }
+
+    it(`${type}: row splits give the bits of one full call, and T = 1 the bits of T > 1`, () => {
+      const { arena, k } = env;
+      const mark = arena.mark();
+      const [T, C, O] = [5, 128, 13];
+      const rng = random(99);
+      const x = randomF32(rng, T * C);
+      const wf = randomF32(rng, O * C);
+      const wq = type === "Q8_0" ? quantizeQ8_0(wf, O, C) : quantizeQ4_0(wf, O, C);
+      const pw = put(arena, wq);
+      const pxq = arena.alloc(q8ActivationBytes(T, C));
+      const px = put(arena, x);
+      k.quantizeQ8Activations(pxq, px, T, C, 0, 2);
+      k.quantizeQ8Activations(pxq, px, T, C, 2, T);
+      const run = (out: number, xq: number, TT: number, o0?: number, o1?: number) =>
+        type === "Q8_0" ? k.matmulQ8_0(out, xq, pw, TT, C, O, o0, o1) : k.matmulQ4_0(out, xq, pw, TT, C, O, o0, o1);
+      const full = arena.alloc(T * O * 4);
+      run(full, pxq, T);
+      const part = arena.alloc(T * O * 4);
+      for (const [a, b] of [[0, 3], [3, 4], [4, 9], [9, 13]]) run(part, pxq, T, a, b);
+      const fullOut = getF32(arena, full, T * O);
+      expect(bits(getF32(arena, part, T * O))).toEqual(bits(fullOut));
+      for (let t = 0; t < T; t++) {
+        const xq1 = arena.alloc(q8ActivationBytes(1, C));
+        k.quantizeQ8Activations(xq1, px + t * C * 4, 1, C);
+        const one = arena.alloc(O * 4);
+        run(one, xq1, 1);
+        expect(bits(getF32(arena, one, O))).toEqual(bits(fullOut.subarray(t * O, (t + 1) * O)));
+      }
+      arena.release(mark);
+    });
+  }
+
+  it("quantizeQ8Activations matches llama.cpp's Q8_0 rounding, zero blocks included", () => {
+    const { arena, k } = env;
+    const mark = arena.mark();
+    const [T, C] = [2, 64];
+    const x = randomF32(random(5), T * C, 3);
+    x.fill(0, 32, 64); // one all-zero block: scale 0, values 0
+    const pxq = arena.alloc(q8ActivationBytes(T, C));
+    k.quantizeQ8Activations(pxq, put(arena, x), T, C);
+    const want = quantizeActivations(x, T, C);
+    expect(Array.from(arena.u16(pxq, T * C), (v) => (v << 16) >> 16)).toEqual(Array.from(want.q));
+    expect(Array.from(arena.f32(pxq + T * C * 2, T * 2))).toEqual(Array.from(want.d));
+    expect(want.d[1]).toBe(0);
+    arena.release(mark);
+  });
+});
+
+describe("wasm matmul argument errors", () => {
+  it("rejects bad dimensions, row ranges, unaligned blocks and buffers outside the memory", () => {
+    const { arena, k } = env;
+    const p = arena.alloc(4096);
+    let e = thrown(() => k.matmulF32(p, p, p, 0, 4, 4));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe("cpu.kernels.matmulF32: T must be a positive integer, got 0");
+    e = thrown(() => k.matmulBF16(p, p, p, 1, 4, 4, 2, 5));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe("cpu.kernels.matmulBF16: output row range [2, 5) must lie within [0, 4]");
+    e = thrown(() => k.matmulF16(p, p, p, 1, 4, 4, 3, 2));
+    expect(e.message).toBe("cpu.kernels.matmulF16: output row range [3, 2) must lie within [0, 4]");
+    e = thrown(() => k.matmulQ8_0(p, p, p, 1, 48, 4));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe("cpu.kernels.matmulQ8_0: C must be a multiple of 32 for quantised blocks, got 48");
+    e = thrown(() => k.quantizeQ8Activations(p, p, 1, 33));
+    expect(e.message).toBe("cpu.kernels.quantizeQ8Activations: C must be a multiple of 32 for quantised blocks, got 33");
+    const cap = arena.capacity;
+    e = thrown(() => k.matmulF32(p, p, cap - 8, 1, 4, 4));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe(`cpu.kernels.matmulF32: w (64 bytes at offset ${cap - 8}) lies outside the WebAssembly memory (${cap} bytes)`);
+    e = thrown(() => k.matmulQ4_0(p, -4, p, 1, 32, 1));
+    expect(e.message).toBe("cpu.kernels.matmulQ4_0: xq must be a non-negative byte offset, got -4");
+  });
+});
