@@ -111,6 +111,10 @@ export async function convertCheckpointToGGUF(dir: string, outPath: string, opts
       },
       async readTensor(name) {
         const t = await files.get(fileOf.get(name)!)!.readTensor(name);
+        // safetensors files hold float tensors only; block-quantised dtypes exist only after load-time quantisation.
+        if (t.dtype === "Q8_0" || t.dtype === "Q4_0") {
+          throw new InferenceError({ code: "unsupported", op: "cpu.convert", message: `tensor "${name}" is ${t.dtype}` });
+        }
         return { dtype: t.dtype, shape: t.shape, data: t.data };
       },
     };

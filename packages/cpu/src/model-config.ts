@@ -68,12 +68,16 @@ export interface ModelConfig {
   readonly torchDtype: string;
 }
 
-/** Storage types the loader understands. */
-export type DType = "F32" | "F16" | "BF16";
+/**
+ * Storage types of weights. F32/F16/BF16 come from safetensors; Q8_0 and Q4_0 are llama.cpp's block layouts (32
+ * weights per block with an f16 scale: 34 and 18 bytes a block), made at load time or read from GGUF files.
+ */
+export type DType = "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0";
 
 /**
  * One weight tensor, held once. `data` views exactly the tensor's bytes, aligned for its element type:
- * F32 data can be viewed as Float32Array, F16/BF16 as Uint16Array (raw bits).
+ * F32 data can be viewed as Float32Array, F16/BF16 as Uint16Array (raw bits); Q8_0/Q4_0 data is blocks along the last
+ * dimension of `shape`, which is the logical (unquantised) shape.
  */
 export interface Tensor {
   readonly name: string;
