@@ -1,49 +1,62 @@
 /**
- * Incremental detokenization for generation: `push(id)` returns only text that is complete, holding back the bytes
- * of a UTF-8 sequence that a later token will finish (byte-level BPE splits an emoji over several tokens; byte-fallback
- * SentencePiece emits `<0xF0>` ... one byte per token). The concatenation of every `push` and the final `flush` equals
- * `tokenizer.decode(allIds)` with the same options.
+ * Incremental detokenization for generation: `push(id)` returns only text that is complete, holding back tokens
+ * whose bytes a later token will finish (byte-level BPE splits an emoji over several tokens; byte-fallback
+ * SentencePiece emits `<0xF0>` ... one byte per token). The concatenation of every `push` and the final `flush`
+ * equals `tokenizer.decode(allIds)` with the same options.
  *
- * This file is not the tokenizer; it uses the bytes-per-token function the tokenizer gives it.
+ * How: `@huggingface/tokenizers` has no incremental decoder, so this one decodes a small window with the tokenizer's
+ * own `decode` and emits what the newest tokens add. The window keeps the last emitted tokens as context, so that
+ * sequence-start rules (Metaspace and `Strip` drop the first space) apply only at the true start, and it ends at a
+ * token whose text does not end in U+FFFD (an unfinished UTF-8 sequence). This file is not the tokenizer.
  */
 
 /** Turns a stream of token ids into a stream of complete text. */
 export interface StreamDecoder {
   /** Adds one token; returns the text it completes (often "", never a broken character). */
   push(id: number): string;
-  /** Ends the stream: returns held-back bytes (an unfinished sequence becomes U+FFFD, as `decode` does). */
+  /** Ends the stream: returns held-back text (an unfinished sequence becomes U+FFFD, as `decode` does). */
   flush(): string;
 }
 
-/** What a stream decoder needs from its tokenizer. */
-export interface StreamDecoderSource {
-  /** Bytes of one token, or `undefined` to skip it (a skipped special token). */
-  bytesOf(id: number): Uint8Array | undefined;
-  /** Spaces to drop at the start of the decoded text. */
-  readonly leadingSpaces: number;
-}
+const REPLACEMENT = "\uFFFD";
 
-export function createStreamDecoder(source: StreamDecoderSource): StreamDecoder {
-  // ignoreBOM: a U+FEFF the model generates is text, not a byte order mark to swallow.
-  let decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
-  let toStrip = source.leadingSpaces;
-  const strip = (text: string): string => {
-    if (toStrip === 0 || text.length === 0) return text;
+/**
+ * A stream decoder over `decode`, the tokenizer's whole-sequence decoder (with the caller's options applied; it
+ * returns "" for no ids and validates ids itself).
+ */
+export function createStreamDecoder(decode: (ids: readonly number[]) => string): StreamDecoder {
+  let window: number[] = []; // [context tokens already emitted | tokens not yet emitted]
+  let contextLength = 0;
+  let contextText = "";
+
+  /** The text that `window`'s new tokens add after the context. */
+  const added = (): string => {
+    const text = decode(window);
+    if (text.startsWith(contextText)) return text.slice(contextText.length);
+    // Not expected from any decoder the library has (context text is always a prefix); emit what differs.
     let k = 0;
-    while (k < text.length && k < toStrip && text[k] === " ") k++;
-    // Only the very start of the sequence is stripped: once other text has passed, stop stripping.
-    toStrip = k === text.length ? toStrip - k : 0;
+    while (k < text.length && text[k] === contextText[k]) k++;
     return text.slice(k);
   };
+
   return {
     push(id: number): string {
-      const bytes = source.bytesOf(id);
-      if (!bytes || bytes.length === 0) return "";
-      return strip(decoder.decode(bytes, { stream: true }));
+      window.push(id);
+      const text = decode(window);
+      if (text.endsWith(REPLACEMENT)) return "";
+      const out = text.startsWith(contextText) ? text.slice(contextText.length) : added();
+      if (out.length === 0) return "";
+      // The tokens just emitted become the context of the next window.
+      window = window.slice(contextLength);
+      contextLength = window.length;
+      contextText = decode(window);
+      return out;
     },
     flush(): string {
-      const rest = strip(decoder.decode());
-      decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+      const rest = window.length > contextLength ? added() : "";
+      window = [];
+      contextLength = 0;
+      contextText = "";
       return rest;
     },
   };

@@ -1,23 +1,19 @@
 /**
  * The tokenizer of a Hugging Face model directory: `loadTokenizer(dir)` reads `tokenizer.json`,
  * `tokenizer_config.json` and `chat_template.jinja`, and returns a `Tokenizer` that encodes, decodes, streams and
- * knows the model's special tokens and chat template. Encoding follows the Hugging Face `tokenizers` pipeline:
- * added tokens → normalizer → pre-tokenizer → BPE → post-processor.
+ * knows the model's special tokens and chat template. Encoding and decoding are `@huggingface/tokenizers`'s (BPE,
+ * WordPiece and Unigram models); this file adds load-time checks, typed errors, literal encoding and the facts the
+ * cpu backend needs (BOS/EOS, special ids, vocabulary size).
  *
  * This file is not the chat-template renderer (`chat-template.ts`) and does not check the vocabulary against the
- * model's embedding size (the model loader does). Only BPE models are supported (Llama, Mistral, Qwen, Gemma all use
- * BPE); WordPiece and Unigram fail with `unsupported`.
+ * model's embedding size (the model loader does).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Tokenizer as HfTokenizer } from "@huggingface/tokenizers";
 import { InferenceError } from "@dappcore/inference";
-import { AddedTokenMatcher, type AddedToken } from "./added-tokens.js";
-import { BpeModel } from "./bpe.js";
-import { compileNormalizer } from "./normalizer.js";
-import { compilePostProcessor } from "./post-processor.js";
-import { compilePreTokenizer } from "./pre-tokenizer.js";
 import { createStreamDecoder, type StreamDecoder } from "./stream-decoder.js";
-import { compileTokenDecoder } from "./token-decoder.js";
+import { checkTokenizerJson, libraryError } from "./tokenizer-json.js";
 
 export type { StreamDecoder } from "./stream-decoder.js";
 
@@ -33,7 +29,8 @@ export interface EncodeOptions {
 /** Options of `Tokenizer.decode` and `Tokenizer.createDecoder`. */
 export interface DecodeOptions {
   /**
-   * Leave out tokens marked `special` in `tokenizer.json`. Default `false`.
+   * Leave out special tokens (`special` added tokens of `tokenizer.json`, and `additional_special_tokens` of
+   * `tokenizer_config.json`). Default `false`.
    * @example tokenizer.decode(ids, { skipSpecialTokens: true })
    */
   readonly skipSpecialTokens?: boolean;
@@ -113,141 +110,65 @@ export interface CreateTokenizerOptions {
 /** Builds a tokenizer from parsed `tokenizer.json` and `tokenizer_config.json` objects. */
 export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown, opts: CreateTokenizerOptions = {}): Tokenizer {
   const source = opts.source ?? "tokenizer.json";
-  const invalid = (message: string) =>
-    new InferenceError({ code: "invalid_model", op: OP, message: `${source}: ${message}`, details: { path: source } });
-  const tj = tokenizerJson as Record<string, unknown>;
-  const cfg = (tokenizerConfig ?? {}) as Record<string, unknown>;
-  const model = tj["model"] as Record<string, unknown> | undefined;
-  if (typeof model !== "object" || model === null) throw invalid("missing the model section");
-  const type = model["type"] ?? (model["merges"] !== undefined ? "BPE" : undefined);
-  if (type !== "BPE") {
-    throw new InferenceError({ code: "unsupported", op: OP, message: `${source}: model type ${JSON.stringify(type)} is not supported (only BPE)`, details: { path: source, modelType: type } });
-  }
-  for (const key of ["continuing_subword_prefix", "end_of_word_suffix"]) {
-    if (typeof model[key] === "string" && model[key] !== "") {
-      throw new InferenceError({ code: "unsupported", op: OP, message: `${source}: BPE ${key} is not supported` });
-    }
+  const tj = checkTokenizerJson(tokenizerJson, source);
+  const cfg = (typeof tokenizerConfig === "object" && tokenizerConfig !== null ? tokenizerConfig : {}) as Record<string, unknown>;
+  const addedTokens = tj["added_tokens"] as Array<{ id: number; content: string; special?: boolean }>;
+
+  let hf: HfTokenizer;
+  let literal: HfTokenizer;
+  try {
+    hf = new HfTokenizer(tj, cfg);
+    // encodeLiteral: the same pipeline without the special added tokens, so their strings are plain text for the
+    // normalizer, pre-tokenizer and model. (0.2.0 has no `split_special_tokens` option.) The model, the costly part
+    // (Gemma's 262k vocabulary), is shared: built here from an empty stand-in, then replaced by `hf`'s.
+    literal = new HfTokenizer(
+      { ...tj, model: { type: "BPE", vocab: {}, merges: [] }, added_tokens: addedTokens.filter((t) => t.special !== true), post_processor: null },
+      cfg,
+    );
+    literal.model = hf.model;
+  } catch (cause) {
+    throw libraryError(cause, source);
   }
 
-  // Vocabulary: the model's, then the added tokens (which may add new ids or repeat existing ones).
-  const vocabJson = model["vocab"];
-  if (typeof vocabJson !== "object" || vocabJson === null || Array.isArray(vocabJson)) throw invalid("model.vocab is not an object");
-  const vocab = new Map<string, number>();
-  const idToToken: string[] = [];
-  for (const [token, id] of Object.entries(vocabJson)) {
-    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) > 0x7fffffff) throw invalid(`vocab id of ${JSON.stringify(token)} is not a non-negative integer`);
-    vocab.set(token, id as number);
-    idToToken[id as number] = token;
-  }
-  const mergesJson = model["merges"] ?? [];
-  if (!Array.isArray(mergesJson)) throw invalid("model.merges is not an array");
-  const merges = mergesJson.map((m, i): [string, string] => {
-    if (Array.isArray(m) && m.length === 2 && typeof m[0] === "string" && typeof m[1] === "string") return [m[0], m[1]];
-    if (typeof m === "string") {
-      const parts = m.split(" ");
-      if (parts.length === 2) return [parts[0] as string, parts[1] as string];
-    }
-    throw invalid(`merge ${i} is not a pair`);
-  });
-  const addedJson = tj["added_tokens"] ?? [];
-  if (!Array.isArray(addedJson)) throw invalid("added_tokens is not an array");
-  const added: AddedToken[] = addedJson.map((t: Record<string, unknown>, i) => {
-    if (!Number.isInteger(t?.["id"]) || (t["id"] as number) < 0 || typeof t["content"] !== "string" || t["content"] === "") {
-      throw invalid(`added_tokens[${i}] needs an integer id and non-empty content`);
-    }
-    return {
-      id: t["id"] as number,
-      content: t["content"],
-      special: t["special"] === true,
-      lstrip: t["lstrip"] === true,
-      rstrip: t["rstrip"] === true,
-      singleWord: t["single_word"] === true,
-    };
-  });
-  const addedById = new Map<number, string>();
-  for (const t of added) {
-    addedById.set(t.id, t.content);
-    idToToken[t.id] = t.content;
-  }
-  const unkName = model["unk_token"];
-  const bpe = new BpeModel({
-    vocab,
-    merges,
-    byteFallback: model["byte_fallback"] === true,
-    ignoreMerges: model["ignore_merges"] === true,
-    unkTokenId: typeof unkName === "string" ? vocab.get(unkName) : undefined,
-    fuseUnk: model["fuse_unk"] === true,
-  });
-  const normalize = compileNormalizer(tj["normalizer"]);
-  const preTokenize = compilePreTokenizer(tj["pre_tokenizer"]);
-  const wrap = compilePostProcessor(tj["post_processor"]);
-  const tokenDecoder = compileTokenDecoder(tj["decoder"]);
-  const allMatcher = new AddedTokenMatcher(added);
-  const literalMatcher = new AddedTokenMatcher(added.filter((t) => !t.special));
-  const specialTokenIds: ReadonlySet<number> = new Set(added.filter((t) => t.special).map((t) => t.id));
-  const vocabSize = idToToken.length;
+  const added = hf.get_added_tokens_decoder();
+  const specialTokenIds: ReadonlySet<number> = new Set([...added.values()].filter((t) => t.special).map((t) => t.id));
+  // The model's id → token array, which the library extends with the added tokens: one past the largest id.
+  const vocabSize = hf.model?.vocab.length ?? 0;
 
-  const tokenToId = (token: string): number | undefined => {
-    const a = added.find((t) => t.content === token);
-    return a ? a.id : vocab.get(token);
-  };
-  const encodeWith = (matcher: AddedTokenMatcher, text: string): number[] => {
-    const out: number[] = [];
-    let first = true;
-    for (const seg of matcher.split(text)) {
-      if ("token" in seg) {
-        out.push(seg.token.id);
-      } else {
-        const normalized = normalize(seg.text);
-        for (const piece of preTokenize([normalized], first)) bpe.encodePiece(piece, out);
+  const idToToken = (id: number): string | undefined => (Number.isInteger(id) && id >= 0 ? hf.id_to_token(id) : undefined);
+  const tokenToId = (token: string): number | undefined => hf.token_to_id(token);
+  // Characters a BPE model without unk_token cannot spell come back as undefined ids; the Rust tokenizers drop them.
+  const ids = (enc: { ids: Array<number | undefined> }): number[] => enc.ids.filter((id): id is number => id !== undefined);
+  const decode = (tokenIds: readonly number[], o?: DecodeOptions): string => {
+    for (const id of tokenIds) {
+      if (idToToken(id) === undefined) {
+        throw new InferenceError({
+          code: "invalid_argument",
+          op: "cpu.decode",
+          message: `token id ${id} is not in the vocabulary (size ${vocabSize})`,
+          details: { id, vocabSize },
+        });
       }
-      first = false;
     }
-    return out;
-  };
-
-  // Bytes per token, computed on first use: decoding and streaming share them.
-  const bytesCache = new Map<number, Uint8Array>();
-  const bytesOf = (id: number): Uint8Array => {
-    let b = bytesCache.get(id);
-    if (!b) {
-      const token = idToToken[id];
-      if (token === undefined) {
-        throw new InferenceError({ code: "invalid_argument", op: "cpu.decode", message: `token id ${id} is not in the vocabulary (size ${vocabSize})`, details: { id, vocabSize } });
-      }
-      b = tokenDecoder.tokenBytes(token);
-      bytesCache.set(id, b);
-    }
-    return b;
+    if (tokenIds.length === 0) return ""; // the library refuses an empty list
+    return hf.decode([...tokenIds], { skip_special_tokens: o?.skipSpecialTokens === true, clean_up_tokenization_spaces: false });
   };
 
   const specials = namedSpecialTokens(cfg);
   const bosTokenId = specials["bos_token"] !== undefined ? tokenToId(specials["bos_token"]) : undefined;
   const eosId = specials["eos_token"] !== undefined ? tokenToId(specials["eos_token"]) : undefined;
   const addBosToken =
-    typeof cfg["add_bos_token"] === "boolean" ? cfg["add_bos_token"] : bosTokenId !== undefined && wrap.prefix[0] === bosTokenId;
+    typeof cfg["add_bos_token"] === "boolean"
+      ? cfg["add_bos_token"]
+      : bosTokenId !== undefined && ids(hf.encode("", { add_special_tokens: true }))[0] === bosTokenId;
   const chatTemplate = opts.chatTemplate ?? pickChatTemplate(cfg["chat_template"]);
-
-  const makeDecoder = (o?: DecodeOptions): StreamDecoder =>
-    createStreamDecoder({
-      leadingSpaces: tokenDecoder.leadingSpaces,
-      bytesOf: (id) => (o?.skipSpecialTokens && specialTokenIds.has(id) ? undefined : bytesOf(id)),
-    });
 
   return {
     vocabSize,
-    encode(text, o) {
-      const ids = encodeWith(allMatcher, text);
-      return o?.addSpecialTokens === false ? ids : [...wrap.prefix, ...ids, ...wrap.suffix];
-    },
-    encodeLiteral: (text) => encodeWith(literalMatcher, text),
-    decode(ids, o) {
-      const d = makeDecoder(o);
-      let s = "";
-      for (const id of ids) s += d.push(id);
-      return s + d.flush();
-    },
-    idToToken: (id) => (Number.isInteger(id) ? idToToken[id] : undefined),
+    encode: (text, o) => ids(hf.encode(text, { add_special_tokens: o?.addSpecialTokens !== false })),
+    encodeLiteral: (text) => ids(literal.encode(text, { add_special_tokens: false })),
+    decode,
+    idToToken,
     tokenToId,
     ...(bosTokenId === undefined ? {} : { bosTokenId }),
     eosTokenIds: eosId === undefined ? [] : [eosId],
@@ -255,7 +176,7 @@ export function createTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown
     specialTokens: specials,
     ...(chatTemplate === undefined ? {} : { chatTemplate }),
     addBosToken,
-    createDecoder: makeDecoder,
+    createDecoder: (o) => createStreamDecoder((tokenIds) => decode(tokenIds, o)),
   };
 }
 

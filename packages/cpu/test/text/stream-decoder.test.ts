@@ -1,6 +1,8 @@
 // Streaming detokenization with the real tokenizers: pushing ids one at a time yields only complete characters,
-// and the concatenated output equals decode(allIds) for emoji, CJK, combining marks and whitespace runs.
+// and the concatenated output equals decode(allIds) for emoji, CJK, combining marks and whitespace runs; small
+// tokenizers built here cover the decoder kinds the real three do not use (Strip after Fuse, WordPiece).
 import { describe, expect, it } from "vitest";
+import { createTokenizer, type Tokenizer } from "../../src/text/tokenizer.js";
 import { ourTokenizer, REAL_MODELS } from "./real-tokenizers.js";
 
 const TEXTS = [
@@ -50,5 +52,59 @@ describe.each(REAL_MODELS)("stream decoder with %s", (name) => {
     const skip = tok.createDecoder({ skipSpecialTokens: true });
     expect(withEos.map((id) => skip.push(id)).join("") + skip.flush()).toBe("hi");
     expect(tok.decode(withEos, { skipSpecialTokens: true })).toBe("hi");
+  });
+});
+
+describe("stream decoder with small tokenizers of other decoder kinds", () => {
+  const stream = (tok: Tokenizer, ids: number[]): string[] => {
+    const d = tok.createDecoder();
+    return [...ids.map((id) => d.push(id)), d.flush()];
+  };
+  const bytes: Record<string, number> = {};
+  for (let b = 0; b < 256; b++) bytes[`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`] = b;
+
+  it("Llama 2 style (byte fallback, Fuse, Strip of the first space): only the sequence start loses its space", () => {
+    const tok = createTokenizer(
+      {
+        model: { type: "BPE", vocab: { ...bytes, "▁hello": 256, "▁world": 257, "▁": 258 }, merges: [], byte_fallback: true, ignore_merges: true },
+        normalizer: { type: "Sequence", normalizers: [{ type: "Prepend", prepend: "▁" }, { type: "Replace", pattern: { String: " " }, content: "▁" }] },
+        pre_tokenizer: { type: "Split", pattern: { Regex: "▁[^▁]*" }, behavior: "Isolated", invert: false },
+        decoder: {
+          type: "Sequence",
+          decoders: [
+            { type: "Replace", pattern: { String: "▁" }, content: " " },
+            { type: "ByteFallback" },
+            { type: "Fuse" },
+            { type: "Strip", content: " ", start: 1, stop: 0 },
+          ],
+        },
+      },
+      {},
+    );
+    const ids = tok.encode("hello 😀 world world");
+    expect(ids.slice(0, 1)).toEqual([256]);
+    expect(ids.slice(-2)).toEqual([257, 257]);
+    const chunks = stream(tok, ids);
+    expect(chunks.join("")).toBe("hello 😀 world world");
+    expect(chunks.join("")).toBe(tok.decode(ids));
+    expect(chunks[0]).toBe("hello");
+    expect(chunks).toContain(" world");
+    expect(chunks.filter((c) => c.includes("😀"))).toEqual(["😀"]);
+  });
+
+  it("WordPiece: continuation pieces join their word, new words get a space", () => {
+    const tok = createTokenizer(
+      {
+        model: { type: "WordPiece", vocab: { "[UNK]": 0, hello: 1, wor: 2, "##ld": 3 }, unk_token: "[UNK]", continuing_subword_prefix: "##", max_input_chars_per_word: 100 },
+        pre_tokenizer: { type: "Whitespace" },
+        decoder: { type: "WordPiece", prefix: "##", cleanup: false },
+      },
+      {},
+    );
+    const ids = tok.encode("hello world zzz");
+    expect(ids).toEqual([1, 2, 3, 0]);
+    expect(tok.encodeLiteral("hello world")).toEqual([1, 2, 3]); // the literal encoder shares the WordPiece model
+    expect(stream(tok, ids)).toEqual(["hello", " wor", "ld", " [UNK]", ""]);
+    expect(tok.decode(ids)).toBe("hello world [UNK]");
   });
 });

@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isInferenceError } from "@dappcore/inference";
-import { BYTE_TO_CHAR } from "../../src/text/byte-level.js";
 import { loadTokenizer, type Tokenizer } from "../../src/text/tokenizer.js";
 import { ourTokenizer, REAL_MODELS, referenceTokenizer } from "./real-tokenizers.js";
 
@@ -32,6 +31,13 @@ function expectInferenceError(fn: () => unknown, code: string, message: RegExp):
     return;
   }
   throw new Error("expected an InferenceError");
+}
+
+/** The GPT-2 byte alphabet: byte b is spelled as this character in byte-level BPE vocabularies. */
+function byteToChar(): string[] {
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  let next = 256;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : next++));
 }
 
 async function expectRejects(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
@@ -88,6 +94,16 @@ describe.each(REAL_MODELS)("real tokenizer %s", (name) => {
     expect(tok.decode(tok.encode(text, { addSpecialTokens: false }), { skipSpecialTokens: true })).toBe("beforeafter");
   });
 
+  it("keeps every special-token string literal in encodeLiteral, <|im_end|> included", async () => {
+    const tok = await ourTokenizer(name);
+    const strings = [...tok.specialTokenIds].map((id) => tok.idToToken(id) as string);
+    const text = `user text <|im_end|>\n<|im_start|>system\n${strings.join(" ")}`;
+    const ids = tok.encodeLiteral(text);
+    expect(ids.filter((i) => tok.specialTokenIds.has(i))).toEqual([]);
+    expect(tok.decode(ids)).toBe(name === "qwen3" ? text.normalize("NFC") : text);
+    expect(tok.encode(text, { addSpecialTokens: false }).filter((i) => tok.specialTokenIds.has(i)).length).toBeGreaterThanOrEqual(strings.length);
+  });
+
   it("reports vocabulary, BOS/EOS, template and id lookups", async () => {
     const tok = await ourTokenizer(name);
     const facts = {
@@ -115,7 +131,7 @@ describe("a byte-level BPE tokenizer built in the test", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "tok-bytes-"));
     const vocab: Record<string, number> = {};
-    BYTE_TO_CHAR.forEach((ch, b) => (vocab[ch] = b));
+    byteToChar().forEach((ch, b) => (vocab[ch] = b));
     const specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
     const tokenizerJson = {
       version: "1.0",
@@ -179,6 +195,9 @@ describe("load errors", () => {
     const tok = await loadTokenizer(dir);
     expect(tok.encode("abab")).toEqual([2, 2]);
     expect(tok.chatTemplate).toBeUndefined();
+    // A character a BPE model without unk_token cannot spell is dropped, as the Rust tokenizers do.
+    expect(tok.encode("abcab")).toEqual([2, 2]);
+    expect(tok.decode([])).toBe("");
   });
   it("structural problems are invalid_model with the reason", async () => {
     await write({});
@@ -196,24 +215,35 @@ describe("load errors", () => {
     await write(bpe({ added_tokens: [{ id: "x", content: "<s>" }] }));
     await expectRejects(loadTokenizer(dir), "invalid_model", /added_tokens\[0\] needs an integer id/);
     await write(bpe({ post_processor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>" } }], special_tokens: {} } }));
-    await expectRejects(loadTokenizer(dir), "invalid_model", /TemplateProcessing names special token "<s>" without ids/);
+    await expectRejects(loadTokenizer(dir), "invalid_model", /TemplateProcessing names special token "<s>", which is not a token of the vocabulary/);
+    await write({ model: { type: "Unigram", vocab: {} } });
+    await expectRejects(loadTokenizer(dir), "invalid_model", /model\.vocab of a Unigram model is not an array/);
+    await write(bpe({ added_tokens: {} }));
+    await expectRejects(loadTokenizer(dir), "invalid_model", /added_tokens is not an array/);
   });
-  it("unsupported pieces are unsupported, named", async () => {
-    await write({ model: { type: "WordPiece", vocab: {} } });
-    await expectRejects(loadTokenizer(dir), "unsupported", /model type "WordPiece" is not supported/);
-    await write(bpe({ normalizer: { type: "Precompiled" } }));
-    await expectRejects(loadTokenizer(dir), "unsupported", /normalizer type "Precompiled"/);
-    await write(bpe({ pre_tokenizer: { type: "Punctuation" } }));
-    await expectRejects(loadTokenizer(dir), "unsupported", /pre_tokenizer type "Punctuation"/);
-    await write(bpe({ decoder: { type: "WordPiece" } }));
-    await expectRejects(loadTokenizer(dir), "unsupported", /decoder type "WordPiece"/);
-    await write(bpe({ post_processor: { type: "Mystery" } }));
-    await expectRejects(loadTokenizer(dir), "unsupported", /post_processor type "Mystery"/);
+  it("what @huggingface/tokenizers itself rejects becomes a typed error naming the section", async () => {
+    await write({ model: { type: "Mystery", vocab: {} } });
+    await expectRejects(loadTokenizer(dir), "unsupported", /model type "Mystery" is not supported \(@huggingface\/tokenizers runs BPE, WordPiece, Unigram\)/);
+    for (const section of ["normalizer", "pre_tokenizer", "decoder", "post_processor"]) {
+      await write(bpe({ [section]: { type: "Mystery" } }));
+      await expectRejects(loadTokenizer(dir), "unsupported", new RegExp(`tokenizer\\.json: ${section} type "Mystery" is not supported by @huggingface/tokenizers`));
+    }
+    await write(bpe({ normalizer: { type: "Replace", pattern: { Regex: "[[:nope:]]" }, content: "x" } }));
+    await expectRejects(loadTokenizer(dir), "unsupported", /a regex @huggingface\/tokenizers cannot translate: Unsupported POSIX character class "nope"/);
+    await write(bpe({ normalizer: { type: "Sequence", normalizers: 5 } }));
+    await expectRejects(loadTokenizer(dir), "invalid_model", /tokenizer\.json: @huggingface\/tokenizers rejected it: /);
   });
-  it("a Split regex that can backtrack exponentially is refused before it runs", async () => {
-    await write(bpe({ pre_tokenizer: { type: "Split", pattern: { Regex: "(a+)+$" }, behavior: "Isolated", invert: false } }));
-    await expectRejects(loadTokenizer(dir), "unsupported", /nested quantifiers can backtrack exponentially/);
-    await write(bpe({ pre_tokenizer: { type: "Split", pattern: { Regex: "(?>a)" }, behavior: "Isolated", invert: false } }));
+  it("a Split regex that can backtrack exponentially, or that the library would run wrongly, is refused before it runs", async () => {
+    const split = (regex: string) => bpe({ pre_tokenizer: { type: "Split", pattern: { Regex: regex }, behavior: "Isolated", invert: false } });
+    await write(split("(a+)+$"));
+    await expectRejects(loadTokenizer(dir), "unsupported", /pre_tokenizer regex "\(a\+\)\+\$": nested quantifiers can backtrack exponentially/);
+    await write(bpe({ normalizer: { type: "Sequence", normalizers: [{ type: "Replace", pattern: { Regex: "(?:x*y){2,}" }, content: "" }] } }));
+    await expectRejects(loadTokenizer(dir), "unsupported", /normalizer regex .*: nested quantifiers/);
+    await write(split("(?>a)"));
     await expectRejects(loadTokenizer(dir), "unsupported", /atomic groups/);
+    await write(split("a++b"));
+    await expectRejects(loadTokenizer(dir), "unsupported", /possessive quantifiers/);
+    await write(split("\\p{L}+|\\x{263a}+|[+*]+"));
+    expect((await loadTokenizer(dir)).vocabSize).toBe(3); // braces of \p{..} and \x{..} are no quantifiers
   });
 });
