@@ -42,12 +42,13 @@ export function byteLevelTokenizer(
   specials: readonly string[] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
 ): ByteLevelTokenizerFiles {
   const alphabet = byteToUnicode();
-  const vocab: Record<string, number> = {};
+  // A null-prototype object: merged tokens such as "constructor" or "__proto__" are ordinary keys here.
+  const vocab: Record<string, number> = Object.create(null);
   alphabet.forEach((ch, i) => (vocab[ch] = i));
   let next = 256;
   for (const [a, b] of merges) {
     const merged = a + b;
-    if (!(merged in vocab)) vocab[merged] = next++;
+    if (!Object.hasOwn(vocab, merged)) vocab[merged] = next++;
   }
   const specialIds: Record<string, number> = {};
   const addedTokens = specials.map((content) => {
