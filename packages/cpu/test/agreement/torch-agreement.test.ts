@@ -3,10 +3,10 @@
 // python3-torch after transformers' modeling_*.py); the log-softmax at every position of a 16-token input must agree
 // within 1e-4 and the 32-token greedy continuations must be identical. PyTorch serves where llama.cpp cannot: its
 // CPU GELU reads a float16 table, so gemma3_text is held to 1e-4 here only. The gemma3 cases include inputs that
-// cross the sliding window (8 by default, 16 tokens) and one where the window masks nothing.
+// cross the sliding window (8 by default, 16 tokens) and one whose window (16) masks nothing in the input.
 //
-// Measured max |Δ log-softmax| (F32): llama 1.6e-6, llama3 rope 1.7e-6, mistral 1.9e-6, qwen2 1.7e-6,
-// qwen3 2.2e-6, gemma3_text 3.9e-6 .. 1.3e-5 (window crossed or not).
+// Measured max |Δ log-softmax|: llama 1.6e-6, llama3 rope 1.5e-6, mistral 1.9e-6, qwen2 1.7e-6, qwen3 2.2e-6,
+// gemma3_text 3.0e-6 .. 3.9e-6 (window crossed or not; 1.2e-5 with embeddings of std 0.5); F16/BF16 ≤ 3.0e-6.
 //
 // Skipped, with the reason, when /usr/bin/python3 cannot import torch and CI is not set; with CI set, missing torch
 // fails the run instead. The error paths of the harness are tested with stand-in interpreters that need no torch.
@@ -34,6 +34,7 @@ const TOLERANCE = 1e-4;
 const availability = await torchAvailable();
 const inCI = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false";
 const skipReason = availability.ok ? "" : availability.reason;
+if (!availability.ok && !inCI) console.warn(`torch-agreement: PyTorch agreement skipped: ${skipReason}`);
 
 const dirs: string[] = [];
 async function tempDir(prefix: string): Promise<string> {
@@ -101,11 +102,11 @@ const cases: { label: string; spec: RandomCheckpointSpec }[] = [
   { label: "gemma3_text (window 8: crossed)", spec: { architecture: "gemma3_text", seed: 3, embeddingStd: 0.1 } },
   {
     label: "gemma3_text (window 8: crossed, seed 7)",
-    spec: { architecture: "gemma3_text", seed: 7, embeddingStd: 0.5, slidingWindow: 8 },
+    spec: { architecture: "gemma3_text", seed: 7, embeddingStd: 0.1, slidingWindow: 8 },
   },
   {
-    label: "gemma3_text (window 16: nothing masked)",
-    spec: { architecture: "gemma3_text", seed: 3, embeddingStd: 0.5, slidingWindow: 16 },
+    label: "gemma3_text (window 16: the input fits, the continuation crosses)",
+    spec: { architecture: "gemma3_text", seed: 3, embeddingStd: 0.1, slidingWindow: 16 },
   },
 ];
 
@@ -116,7 +117,7 @@ const storedCases: { label: string; spec: RandomCheckpointSpec }[] = [
   { label: "qwen2 BF16, 3 shards", spec: { architecture: "qwen2", seed: 3, dtype: "BF16", shards: 3 } },
   {
     label: "gemma3_text BF16, hidden 48",
-    spec: { architecture: "gemma3_text", seed: 3, dtype: "BF16", hiddenSize: 48, embeddingStd: 0.5 },
+    spec: { architecture: "gemma3_text", seed: 3, dtype: "BF16", hiddenSize: 48, embeddingStd: 0.1 },
   },
 ];
 
@@ -124,7 +125,7 @@ describe.skipIf(!availability.ok && !inCI)(
   `agreement with PyTorch (python3-torch)${availability.ok ? "" : ` - skipped: ${skipReason}`}`,
   () => {
     it("python3-torch can be imported (required when CI is set)", () => {
-      expect(availability).toEqual({ ok: true });
+      expect(availability.ok, skipReason).toBe(true);
     });
 
     for (const { label, spec } of [...cases, ...storedCases]) {
