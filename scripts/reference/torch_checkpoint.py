@@ -1,7 +1,8 @@
-"""Checkpoint reading for the PyTorch reference (torch_reference.py): the exit statuses and fail(), safetensors
-files and shards read into float32 tensors, and config.json read into the fields each transformers *Config class
-uses, with its defaults. Not the model: the forward pass is in torch_reference.py. Nothing in the directory is
-executed: only JSON and safetensors are read.
+"""Checkpoint reading for the PyTorch reference (torch_reference.py, torch_gradients.py): the exit statuses and
+fail(), safetensors files and shards read into float32 tensors (and, for the gradient script's batch files, I32
+tensors into int64), and config.json read into the fields each transformers *Config class uses, with its defaults.
+Not the model: the forward pass is in torch_reference.py. Nothing in the directory is executed: only JSON and
+safetensors are read.
 """
 import json
 import math
@@ -15,8 +16,12 @@ EXIT_UNSUPPORTED = 4
 EXIT_INVALID_MODEL = 5
 
 
+# The prefix of every message; torch_gradients.py sets its own name here.
+PROGRAM = "torch_reference"
+
+
 def fail(status, message):
-    sys.stderr.write("torch_reference: " + message + "\n")
+    sys.stderr.write(PROGRAM + ": " + message + "\n")
     sys.exit(status)
 
 
@@ -30,7 +35,9 @@ MAX_HEADER = 100 * 1024 * 1024
 # python safetensors package is not in Debian 12.
 
 
-def read_safetensors(torch, path, out, stored):
+def read_safetensors(torch, path, out, stored, allowed=STORAGE):
+    """Reads every tensor of `path` into `out` (float32, or int64 for I32) and its stored dtype into `stored`;
+    `allowed` is the set of dtypes accepted (model weights: F32, F16, BF16). Returns the __metadata__ map."""
     with open(path, "rb") as fh:
         data = bytearray(fh.read())
     if len(data) < 8:
@@ -43,9 +50,9 @@ def read_safetensors(torch, path, out, stored):
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if info.get("dtype") not in STORAGE:
-            fail(EXIT_UNSUPPORTED, "%s: tensor %s has dtype %s (supported: F32, F16, BF16)" % (path, name, info.get("dtype")))
-        dtype = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}[info["dtype"]]
+        if info.get("dtype") not in allowed:
+            fail(EXIT_UNSUPPORTED, "%s: tensor %s has dtype %s (supported: %s)" % (path, name, info.get("dtype"), ", ".join(allowed)))
+        dtype = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "I32": torch.int32}[info["dtype"]]
         shape = [int(s) for s in info["shape"]]
         start, end = (int(o) for o in info["data_offsets"])
         count = math.prod(shape)
@@ -53,8 +60,10 @@ def read_safetensors(torch, path, out, stored):
         if end - start != count * itemsize or base + end > len(data):
             fail(EXIT_INVALID_MODEL, "%s: tensor %s: offsets do not match dtype and shape" % (path, name))
         t = torch.frombuffer(data, dtype=dtype, count=count, offset=base + start) if count > 0 else torch.empty(0, dtype=dtype)
-        out[name] = t.reshape(shape).to(torch.float32).clone()  # exact upcast; own memory
+        wide = torch.int64 if dtype == torch.int32 else torch.float32
+        out[name] = t.reshape(shape).to(wide).clone()  # exact upcast; own memory
         stored[name] = dtype
+    return header.get("__metadata__") or {}
 
 
 def read_weights(torch, model_dir):
@@ -112,6 +121,9 @@ class Config:
         self.attn_softcap = raw.get("attn_logit_softcapping") if self.gemma else None
         self.layer_types, self.window = self._layer_types()
         self.rope_full, self.rope_local = self._rope()
+        # LoRA scaling (alpha / r) of the projections that carry lora_A/lora_B tensors among the weights; only
+        # torch_gradients.py adds such tensors (PEFT: base(x) + lora_B(lora_A(x)) * scaling).
+        self.lora_scale = 1.0
 
     def _layer_types(self):
         raw, n = self.raw, self.layers

@@ -7,7 +7,8 @@ modeling_*.py does, op for op, in float32 on the CPU; it prints the logits at ev
 on request, a greedy continuation. It is the PyTorch producer of golden data (scripts/reference/ is the only place
 that makes goldens) and serves where llama.cpp cannot (gemma3: llama.cpp's CPU GELU reads a float16 table).
 
-Reading the checkpoint (safetensors, config.json) is in torch_checkpoint.py beside it.
+Reading the checkpoint (safetensors, config.json) is in torch_checkpoint.py beside it; torch_gradients.py reuses
+this forward (forward_batch) with the weights as leaf tensors for autograd gradients.
 
 What it is not: transformers itself (not packaged for Debian 12), a loader of pickles or remote code (only
 safetensors and JSON are read; nothing in the directory is executed), a sampler or a tokenizer, or fast.
@@ -167,17 +168,21 @@ def eager_attention(cfg, q, k, v, mask):
     return torch.matmul(probs, v).transpose(1, 2).contiguous()
 
 
-def linear(x, w, prefix, with_bias):
-    return F.linear(x, w[prefix + ".weight"], w[prefix + ".bias"] if with_bias else None)
+def linear(cfg, x, w, prefix, with_bias):
+    y = F.linear(x, w[prefix + ".weight"], w[prefix + ".bias"] if with_bias else None)
+    lora_a = w.get(prefix + ".lora_A.weight")
+    if lora_a is not None:  # PEFT's lora.Linear.forward (no dropout): base(x) + lora_B(lora_A(x)) * scaling
+        y = y + F.linear(F.linear(x, lora_a), w[prefix + ".lora_B.weight"]) * cfg.lora_scale
+    return y
 
 
 def attention_block(cfg, w, p, x, cos, sin, mask):
     B, T, _ = x.shape
     D = cfg.head_dim
     a = p + ".self_attn"
-    q = linear(x, w, a + ".q_proj", cfg.qkv_bias).view(B, T, -1, D)
-    k = linear(x, w, a + ".k_proj", cfg.qkv_bias).view(B, T, -1, D)
-    v = linear(x, w, a + ".v_proj", cfg.qkv_bias).view(B, T, -1, D).transpose(1, 2)
+    q = linear(cfg, x, w, a + ".q_proj", cfg.qkv_bias).view(B, T, -1, D)
+    k = linear(cfg, x, w, a + ".k_proj", cfg.qkv_bias).view(B, T, -1, D)
+    v = linear(cfg, x, w, a + ".v_proj", cfg.qkv_bias).view(B, T, -1, D).transpose(1, 2)
     if cfg.arch == "qwen3":
         q = rms_norm(q, w[a + ".q_norm.weight"], cfg.eps).transpose(1, 2)
         k = rms_norm(k, w[a + ".k_norm.weight"], cfg.eps).transpose(1, 2)
@@ -188,7 +193,7 @@ def attention_block(cfg, w, p, x, cos, sin, mask):
         q, k = q.transpose(1, 2), k.transpose(1, 2)
     q, k = apply_rope(q, k, cos, sin)
     out = eager_attention(cfg, q, k, v, mask).reshape(B, T, -1).contiguous()
-    return linear(out, w, a + ".o_proj", cfg.o_bias)
+    return linear(cfg, out, w, a + ".o_proj", cfg.o_bias)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -197,9 +202,9 @@ def attention_block(cfg, w, p, x, cos, sin, mask):
 
 def mlp_block(cfg, w, p, x):
     m = p + ".mlp"
-    gate = linear(x, w, m + ".gate_proj", cfg.mlp_bias)
+    gate = linear(cfg, x, w, m + ".gate_proj", cfg.mlp_bias)
     act = F.silu(gate) if cfg.act == "silu" else F.gelu(gate, approximate="tanh")  # ACT2FN gelu_pytorch_tanh
-    return linear(act * linear(x, w, m + ".up_proj", cfg.mlp_bias), w, m + ".down_proj", cfg.mlp_bias)
+    return linear(cfg, act * linear(cfg, x, w, m + ".up_proj", cfg.mlp_bias), w, m + ".down_proj", cfg.mlp_bias)
 
 
 def decoder_layer(cfg, w, i, x, cos, sin, mask):
@@ -226,8 +231,14 @@ def decoder_layer(cfg, w, i, x, cos, sin, mask):
 
 def forward(cfg, w, stored, ids, last_only=False):
     """*ForCausalLM.forward over one sequence: float32 logits (T, V), or (1, V) of the last position."""
-    input_ids = torch.tensor([ids], dtype=torch.int64)
-    T = len(ids)
+    return forward_batch(cfg, w, stored, torch.tensor([ids], dtype=torch.int64), last_only)[0].float()
+
+
+def forward_batch(cfg, w, stored, input_ids, last_only=False):
+    """*ForCausalLM.forward over a batch of equal-length sequences, int64 ids (B, T): logits (B, T, V), or
+    (B, 1, V) of the last positions, in the dtype of the weights. Differentiable: the tensors of `w` may be leaves
+    that require grad (torch_gradients.py), and projections with lora_A/lora_B tensors in `w` add the LoRA update."""
+    T = input_ids.shape[1]
     embed = w["model.embed_tokens.weight"]
     x = F.embedding(input_ids, embed)
     if cfg.gemma:
@@ -257,7 +268,7 @@ def forward(cfg, w, stored, ids, last_only=False):
     logits = F.linear(x, head)
     if cfg.final_softcap is not None:
         logits = torch.tanh(logits / cfg.final_softcap) * cfg.final_softcap
-    return logits[0].float()
+    return logits
 
 
 def parse_args(argv):
