@@ -308,6 +308,7 @@ class ByteSink {
   private len = 0;
   private readonly encoder = new TextEncoder();
 
+  /** Grows the buffer when needed and returns the write offset; callers take it before touching buf or view. */
   private reserve(n: number): number {
     if (this.len + n > this.buf.byteLength) {
       let size = this.buf.byteLength * 2;
@@ -321,20 +322,22 @@ class ByteSink {
     this.len += n;
     return at;
   }
-  u8(v: number) { this.view.setUint8(this.reserve(1), v); }
-  i8(v: number) { this.view.setInt8(this.reserve(1), v); }
-  u16(v: number) { this.view.setUint16(this.reserve(2), v, true); }
-  i16(v: number) { this.view.setInt16(this.reserve(2), v, true); }
-  u32(v: number) { this.view.setUint32(this.reserve(4), v, true); }
-  i32(v: number) { this.view.setInt32(this.reserve(4), v, true); }
-  f32(v: number) { this.view.setFloat32(this.reserve(4), v, true); }
-  f64(v: number) { this.view.setFloat64(this.reserve(8), v, true); }
-  u64(v: bigint) { this.view.setBigUint64(this.reserve(8), v, true); }
-  i64(v: bigint) { this.view.setBigInt64(this.reserve(8), v, true); }
+  u8(v: number) { const at = this.reserve(1); this.view.setUint8(at, v); }
+  i8(v: number) { const at = this.reserve(1); this.view.setInt8(at, v); }
+  u16(v: number) { const at = this.reserve(2); this.view.setUint16(at, v, true); }
+  i16(v: number) { const at = this.reserve(2); this.view.setInt16(at, v, true); }
+  u32(v: number) { const at = this.reserve(4); this.view.setUint32(at, v, true); }
+  i32(v: number) { const at = this.reserve(4); this.view.setInt32(at, v, true); }
+  f32(v: number) { const at = this.reserve(4); this.view.setFloat32(at, v, true); }
+  f64(v: number) { const at = this.reserve(8); this.view.setFloat64(at, v, true); }
+  u64(v: bigint) { const at = this.reserve(8); this.view.setBigUint64(at, v, true); }
+  i64(v: bigint) { const at = this.reserve(8); this.view.setBigInt64(at, v, true); }
   string(s: string) {
     const bytes = this.encoder.encode(s);
     this.u64(BigInt(bytes.byteLength));
-    this.buf.set(bytes, this.reserve(bytes.byteLength));
+    // reserve() may replace this.buf, so take the offset before reading the buffer.
+    const at = this.reserve(bytes.byteLength);
+    this.buf.set(bytes, at);
   }
   pad(alignment: number) {
     const target = alignUp(this.len, alignment);

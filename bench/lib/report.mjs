@@ -1,0 +1,190 @@
+// Turns the engines' per-run results into the benchmark report: medians per cell, ratios ours / llama.cpp, and the
+// markdown tables printed and saved by run.mjs. Pure functions of their inputs: no I/O, no timing.
+import { commonPrefix, median, ratio } from "./stats.mjs";
+
+/**
+ * The medians of one engine's runs in one configuration, or `{ ok: false, reason }` as the engine reported it.
+ * `tokens` are the ids of the first run (for the agreement check).
+ */
+export function summarize(result) {
+  if (!result || !result.ok) return { ok: false, reason: result?.reason ?? "no result" };
+  const runs = result.runs;
+  const pick = (key) => median(runs.map((r) => r[key]));
+  return {
+    ok: true,
+    runs: runs.length,
+    prefill: pick("prefillTokensPerSec"),
+    decode: pick("decodeTokensPerSec"),
+    ttftMs: pick("timeToFirstTokenMs"),
+    capiPrefill: pick("capiPrefillTokensPerSec"),
+    capiDecode: pick("capiDecodeTokensPerSec"),
+    coresDecode: pick("coresBusyDecode"),
+    rssBytes: result.peakRssBytes,
+    generatedTokens: Math.min(...runs.map((r) => r.generatedTokens)),
+    tokens: runs[0]?.tokens ?? [],
+  };
+}
+
+const rate = (v) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const ms = (v) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const mb = (v) => (v === undefined ? "-" : (v / 1e6).toFixed(0));
+const times = (v) => (v === undefined ? "-" : `${v.toFixed(2)}x`);
+
+/**
+ * The markdown report. `report` holds `machine`, `settings`, `llamaVersion`, `rows` (each with `label`, `weights`,
+ * `threads`, `ours`, `llama` summaries and the `budgetBytes` the RSS target is measured against) and `elapsedSec`.
+ */
+export function renderMarkdown(report) {
+  const { machine, settings, rows } = report;
+  const notes = [];
+  const cell = (summary, value, engine, row) => {
+    if (summary.ok) return value(summary);
+    let n = notes.findIndex((x) => x.reason === summary.reason) + 1;
+    if (n === 0) {
+      notes.push({ reason: summary.reason, where: [] });
+      n = notes.length;
+    }
+    const where = `${engine} ${row.label} ${row.threads}t`;
+    if (!notes[n - 1].where.includes(where)) notes[n - 1].where.push(where);
+    return `n/a [${n}]`;
+  };
+  const both = (row, f) => (row.ours.ok && row.llama.ok ? f(row.ours, row.llama) : undefined);
+
+  const lines = [];
+  lines.push("## `cpu` backend vs llama.cpp, SmolLM2-135M shape (random weights)");
+  lines.push("");
+  lines.push(
+    `${machine.date.slice(0, 10)} · Node ${machine.node} · ${machine.platform} · CPU: ${machine.cpu} · ` +
+      `${machine.cores} cores · ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB · load average at start ` +
+      `${machine.loadAverage.join(" / ")}` +
+      (machine.loadAverageEnd ? `, at end ${machine.loadAverageEnd.join(" / ")}` : "") +
+      ` · \`${report.command}\` took ${Math.round(report.elapsedSec)} s`,
+  );
+  lines.push("");
+  lines.push(
+    `Prompt ${settings.promptTokens} tokens, then ${settings.genTokens} generated, greedy. Medians of ${settings.runs} ` +
+      `run${settings.runs === 1 ? "" : "s"} after one warm-up, each engine in its own process per row. ` +
+      `llama.cpp: node-llama-cpp ${report.llamaVersion} (prebuilt CPU binaries) on the GGUF our converter writes ` +
+      `from the same weights, batch size >= the prompt, KV cache ${settings.llamaKv.toUpperCase()}, flash attention auto. ` +
+      `Ours: the checkpoint directory (Q8_0: the BF16 checkpoint quantised at load, and the Q8_0 GGUF read directly).`,
+  );
+  lines.push("");
+  lines.push(
+    "| weights | threads | ours prefill tok/s | llama.cpp prefill tok/s | ratio | ours decode tok/s | llama.cpp decode tok/s | ratio | TTFT ours ms | TTFT llama.cpp ms | peak RSS ours MB | peak RSS llama.cpp MB | RSS ratio |",
+  );
+  lines.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const row of rows) {
+    const o = (f) => cell(row.ours, f, "ours", row);
+    const l = (f) => cell(row.llama, f, "llama.cpp", row);
+    lines.push(
+      `| ${row.label} | ${row.threads} | ${o((s) => rate(s.prefill))} | ${l((s) => rate(s.prefill))} | ` +
+        `${times(both(row, (a, b) => ratio(a.prefill, b.prefill)))} | ${o((s) => rate(s.decode))} | ` +
+        `${l((s) => rate(s.decode))} | ${times(both(row, (a, b) => ratio(a.decode, b.decode)))} | ` +
+        `${o((s) => ms(s.ttftMs))} | ${l((s) => ms(s.ttftMs))} | ${o((s) => mb(s.rssBytes))} | ` +
+        `${l((s) => mb(s.rssBytes))} | ${times(both(row, (a, b) => ratio(a.rssBytes, b.rssBytes)))} |`,
+    );
+  }
+  lines.push("");
+  lines.push("llama.cpp's own counters (`llama_perf_context`: the C API figure, without node-llama-cpp's JS loop):");
+  lines.push("");
+  lines.push("| weights | threads | C API prefill tok/s | ours / C API prefill | C API decode tok/s | ours / C API decode |");
+  lines.push("|---|---:|---:|---:|---:|---:|");
+  for (const row of rows) {
+    const l = (f) => cell(row.llama, f, "llama.cpp", row);
+    lines.push(
+      `| ${row.label} | ${row.threads} | ${l((s) => rate(s.capiPrefill))} | ` +
+        `${times(both(row, (a, b) => ratio(a.prefill, b.capiPrefill)))} | ${l((s) => rate(s.capiDecode))} | ` +
+        `${times(both(row, (a, b) => ratio(a.decode, b.capiDecode)))} |`,
+    );
+  }
+  for (const paragraph of [...speedupLines(rows, settings.threads), memoryLine(rows), agreementLine(rows), coresLine(rows)]) {
+    lines.push("", paragraph);
+  }
+  const idle = threadWarnings(rows);
+  if (idle.length > 0) lines.push("", ...idle);
+  if (notes.length > 0) {
+    lines.push("");
+    lines.push("Not measured:");
+    lines.push("");
+    notes.forEach((n, i) => lines.push(`- [${i + 1}] ${n.where.join(", ")}: ${n.reason}`));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** "2-thread / 1-thread decode speed-up" per engine and weights, when both thread counts ran. */
+export function speedupLines(rows, threads) {
+  if (threads.length < 2) return [`Thread speed-up: not measured (one thread count, ${threads[0]}).`];
+  const lo = Math.min(...threads);
+  const hi = Math.max(...threads);
+  const labels = [...new Set(rows.map((r) => r.label))];
+  const out = [];
+  for (const engine of ["ours", "llama"]) {
+    const parts = labels.map((label) => {
+      if (engine === "llama" && label.includes("(GGUF)")) return undefined;
+      const at = (t) => rows.find((r) => r.label === label && r.threads === t)?.[engine];
+      const a = at(hi);
+      const b = at(lo);
+      const v = a?.ok && b?.ok ? ratio(a.decode, b.decode) : undefined;
+      return `${label} ${times(v)}`;
+    });
+    out.push(
+      `${hi}-thread / ${lo}-thread decode speed-up, ${engine === "ours" ? "ours" : "llama.cpp"}: ` +
+        parts.filter((p) => p !== undefined).join(", "),
+    );
+  }
+  return out;
+}
+
+/** Ours' peak RSS against the weights' bytes plus an F32 KV cache (the issue's target is <= 1.3x). */
+function memoryLine(rows) {
+  const parts = rows
+    .filter((r) => r.ours.ok && r.budgetBytes > 0)
+    .map((r) => `${r.label} ${r.threads}t ${times(ratio(r.ours.rssBytes, r.budgetBytes))}`);
+  return (
+    "Ours' peak RSS / (weights in memory + F32 KV cache): " + (parts.length ? parts.join(", ") : "-") +
+    " (weights: the safetensors or GGUF bytes of the type the engine computes with)."
+  );
+}
+
+/** How many greedy tokens ours and llama.cpp agree on (first run), a sanity check that both ran the same model. */
+function agreementLine(rows) {
+  const parts = rows
+    .filter((r) => r.ours.ok && r.llama.ok)
+    .map((r) => {
+      const short = r.ours.generatedTokens < r.llama.generatedTokens ? ` (ours stopped at EOS after ${r.ours.generatedTokens})` : "";
+      return `${r.label} ${r.threads}t ${commonPrefix(r.ours.tokens, r.llama.tokens)}/${r.llama.tokens.length}${short}`;
+    });
+  return "Greedy tokens identical to llama.cpp's from the start (run 1): " + (parts.length ? parts.join(", ") : "-");
+}
+
+/** CPU time / wall time during decode: how many cores each engine kept busy (llama.cpp's threads spin while waiting). */
+function coresLine(rows) {
+  const parts = rows.map((r) => {
+    const f = (s) => (s.ok && s.coresDecode !== undefined ? s.coresDecode.toFixed(2) : "-");
+    return `${r.label} ${r.threads}t ${f(r.ours)} / ${f(r.llama)}`;
+  });
+  return "Cores busy during decode, ours / llama.cpp: " + parts.join(", ");
+}
+
+/**
+ * Rows where ours ran with several threads but kept little more than one core busy while decoding: the thread
+ * count was accepted but, by this measure, not applied.
+ */
+export function threadWarnings(rows) {
+  return rows
+    .filter((r) => r.threads >= 2 && r.ours.ok && r.ours.coresDecode !== undefined && r.ours.coresDecode < 1.3)
+    .map(
+      (r) =>
+        `Warning: ours ${r.label} at ${r.threads} threads kept ${r.ours.coresDecode.toFixed(2)} cores busy while ` +
+        "decoding: the thread count looks unused (or the machine was busy).",
+    );
+}
+
+/** The JSON saved beside the markdown: settings, machine, and every cell's summary (token ids left out). */
+export function toJson(report) {
+  const strip = (s) => (s.ok ? { ...s, tokens: undefined } : s);
+  return {
+    ...report,
+    rows: report.rows.map((r) => ({ ...r, ours: strip(r.ours), llama: strip(r.llama) })),
+  };
+}

@@ -1,0 +1,23 @@
+// Unit tests of the benchmark harness itself (argument parsing, statistics, report, child protocol, model cache):
+// `npx vitest run --config bench/vitest.config.mjs`. Kept out of `npm test`, whose config only includes packages/,
+// because bench/ is never part of the library's suite; none of these tests runs an engine or measures time.
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const src = (p) => fileURLToPath(new URL(`../packages/${p}`, import.meta.url));
+
+export default defineConfig({
+  root: fileURLToPath(new URL("../", import.meta.url)),
+  resolve: {
+    alias: [
+      { find: /^@dappcore\/inference$/, replacement: src("inference/src/index.ts") },
+      { find: /^@dappcore\/inference-gguf$/, replacement: src("gguf/src/index.ts") },
+      { find: /^@dappcore\/inference-cpu$/, replacement: src("cpu/src/index.ts") },
+    ],
+  },
+  test: {
+    include: ["bench/test/**/*.test.mjs"],
+    testTimeout: 30_000,
+    pool: "forks",
+  },
+});
