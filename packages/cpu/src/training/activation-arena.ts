@@ -20,7 +20,7 @@ export interface LayerActivations {
   readonly q: Floats; // (R, H·D) after norm and rope
   readonly k: Floats; // (R, G·D) after norm and rope
   readonly v: Floats; // (R, G·D)
-  readonly lse: Floats; // (R·H) attention log-sum-exp
+  readonly lse: Floats; // (R·H, 2) attention log-sum-exp per query row (the plain kernels use the first R·H), then Δ (fast path)
   readonly att: Floats; // (R, H·D) attention output, o_proj's input
   readonly oOut: Floats | undefined; // (R, C) o_proj output before the post-attention norm (sandwich norms)
   readonly invPostAttn: Floats | undefined; // (R)
@@ -48,6 +48,8 @@ export class ActivationArena {
   positions!: Int32Array; // (R)
   targets!: Int32Array; // (R)
   rowMask!: Float64Array; // (R) 1 where the row's next-token target counts
+  maskF!: Floats; // (R) rowMask as float32 for the WebAssembly loss (fast path)
+  rowLoss!: Floats; // (R) each row's cross-entropy (fast path)
   scores!: Float64Array; // (T) attention scratch
   // Backward scratch.
   dx!: Floats; // (R, C) gradient of the residual stream
@@ -68,7 +70,14 @@ export class ActivationArena {
     private readonly config: ModelConfig,
     private readonly weights: TrainWeights,
     private readonly make: (n: number) => Floats,
+    /** Int32 arrays (token ids, positions, targets): plain ones, or views into the fast path's arena. */
+    private readonly makeI32: (n: number) => Int32Array = (n) => new Int32Array(n),
   ) {}
+
+  /** Forgets the buffers so the next `ensure` allocates afresh (after the fast path released their memory). */
+  reset(): void {
+    this.rows = 0;
+  }
 
   /** Makes room for R rows and T positions per sequence; keeps the buffers when they are big enough. */
   ensure(R: number, T: number): void {
@@ -85,7 +94,7 @@ export class ActivationArena {
     this.layers = this.weights.layers.map(() => ({
       x: m(C), inv1: m(1), xn1: m(C),
       qRaw: maybe(qk, HD), qInv: maybe(qk, H), kRaw: maybe(qk, GD), kInv: maybe(qk, G),
-      q: m(HD), k: m(GD), v: m(GD), lse: m(H), att: m(HD),
+      q: m(HD), k: m(GD), v: m(GD), lse: m(2 * H), att: m(HD),
       oOut: maybe(sandwich, C), invPostAttn: maybe(sandwich, 1),
       h: m(C), inv2: m(1), xn2: m(C), gate: m(F), up: m(F), act: m(F),
       down: maybe(sandwich, C), invPostFf: maybe(sandwich, 1),
@@ -103,10 +112,12 @@ export class ActivationArena {
     this.logits = m(V);
     this.capped = cfg.finalLogitSoftcap > 0 ? m(V) : this.make(0);
     this.proj = m(C);
-    this.ids = new Int32Array(R);
-    this.positions = new Int32Array(R);
-    this.targets = new Int32Array(R);
+    this.ids = this.makeI32(R);
+    this.positions = this.makeI32(R);
+    this.targets = this.makeI32(R);
     this.rowMask = new Float64Array(R);
+    this.maskF = m(1);
+    this.rowLoss = m(1);
     this.dx = m(C);
     this.dBranch = m(C);
     this.dXn = m(C);

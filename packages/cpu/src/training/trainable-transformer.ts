@@ -3,35 +3,20 @@
  * engine/transformer.ts, checked against it) over a batch of B sequences of T tokens, the causal-LM cross-entropy,
  * and the backward pass accumulating gradients into the trainable parameters, full (every tensor, float32 copies)
  * or LoRA (frozen base in its stored dtype, float32 A/B pairs). Memory is one ActivationArena proportional to B·T.
- * Not an optimizer (optimizer.ts), not adapter files (peft.ts), not a tokenizer or data pipeline.
+ * This class checks batches, options and owns the parameters; the passes run on the WebAssembly SIMD kernels
+ * (fast/fast-pass.ts, everything in one arena) for float32 models unless told otherwise, or on plain loops
+ * (plain-pass.ts: float64 gradient checks, and the fallback). Not an optimizer (optimizer.ts), not adapter files
+ * (peft.ts), not a tokenizer or data pipeline.
  */
 import { InferenceError } from "@dappcore/inference";
 import type { ModelConfig, WeightStore } from "../model-config.js";
-import { ropeTable } from "../engine/kernels/reference/index.js";
 import { ropeInverseFrequencies } from "../engine/rope-frequencies.js";
 import type { TensorToWrite } from "../loader/safetensors-writer.js";
 import { ActivationArena } from "./activation-arena.js";
 import type { Floats } from "./kernels/floats.js";
-import {
-  addInto,
-  attentionBackward,
-  attentionForward,
-  crossEntropyForwardBackward,
-  embeddingBackward,
-  embeddingForward,
-  embeddingHalfForward,
-  gegluBackward,
-  gegluForward,
-  rmsNormBackward,
-  rmsNormForward,
-  ropeBackward,
-  ropeForward,
-  softcapBackward,
-  softcapForward,
-  swigluBackward,
-  swigluForward,
-} from "./kernels/index.js";
-import { linearBackward, linearForward } from "./train-linear.js";
+import { FastPass } from "./fast/fast-pass.js";
+import { FastRuntime, fastKernelsUnavailable, resolveThreads } from "./fast/fast-runtime.js";
+import { PlainPass } from "./plain-pass.js";
 import {
   buildTrainWeights,
   type TrainableOptions,
@@ -58,18 +43,18 @@ function invalid(message: string, details?: Record<string, unknown>): never {
 export class TrainableTransformer<A extends Floats = Float32Array> {
   readonly config: ModelConfig;
   readonly mode: "lora" | "full";
+  /** The kernels this model runs on: "wasm" (float32, fast) or "plain" (float64, or where wasm is unavailable). */
+  readonly kernels: "wasm" | "plain";
+  /** Threads a big WebAssembly kernel call is split across (1 on the plain kernels). */
+  readonly threads: number;
   private counted = 0;
+  private readonly runtime: FastRuntime | undefined;
+  private readonly fast: FastPass | undefined;
+  private readonly plain: PlainPass | undefined;
+  private readonly pass: FastPass | PlainPass;
   private readonly w: TrainWeights;
   private readonly arena: ActivationArena;
   private readonly make: (n: number) => Floats;
-  private readonly invFreqGlobal: Float32Array; // (D/2)
-  private readonly invFreqLocal: Float32Array; // (D/2)
-  private readonly localRope: boolean;
-  private ropePositions = 0;
-  private cosGlobal = new Float32Array(0); // (P, D/2)
-  private sinGlobal = new Float32Array(0); // (P, D/2)
-  private cosLocal = new Float32Array(0); // (P, D/2)
-  private sinLocal = new Float32Array(0); // (P, D/2)
   /** Batch size of the saved forward that `backward` may consume, 0 when none; its T and dropout. */
   private pendingB = 0;
   private pendingT = 0;
@@ -82,14 +67,35 @@ export class TrainableTransformer<A extends Floats = Float32Array> {
   constructor(config: ModelConfig, weights: WeightStore, opts: TrainableOptions, precision: "float32" | "float64" = "float32") {
     checkConfig(config);
     this.config = config;
-    this.make = precision === "float64" ? (n) => new Float64Array(n) : (n) => new Float32Array(n);
+    const choice = opts?.kernels ?? "auto";
+    if (choice !== "auto" && choice !== "wasm" && choice !== "plain") invalid(`kernels must be "auto", "wasm" or "plain", got ${String(choice)}`);
+    const threads = resolveThreads(opts?.threads);
+    if (choice === "wasm" && precision === "float64") invalid('kernels "wasm" runs float32 models only; float64 runs the plain kernels');
+    const useWasm = precision === "float32" && (choice === "wasm" || (choice === "auto" && fastKernelsUnavailable() === undefined));
+    this.runtime = useWasm ? new FastRuntime(threads) : undefined;
+    const rt = this.runtime;
+    this.kernels = rt === undefined ? "plain" : "wasm";
+    this.threads = rt === undefined ? 1 : threads;
+    this.make = precision === "float64" ? (n) => new Float64Array(n) : rt !== undefined ? rt.f32 : (n) => new Float32Array(n);
     this.w = buildTrainWeights(config, weights, opts, this.make);
     this.mode = opts.mode;
-    this.arena = new ActivationArena(config, this.w, this.make);
+    this.arena = new ActivationArena(config, this.w, this.make, rt?.i32);
     const D = config.headDim;
-    this.invFreqGlobal = ropeInverseFrequencies(D, config.ropeTheta, config.ropeScaling);
-    this.localRope = config.architecture === "gemma3_text";
-    this.invFreqLocal = this.localRope ? ropeInverseFrequencies(D, config.ropeLocalTheta, { type: "none" }) : this.invFreqGlobal;
+    const invFreqGlobal = ropeInverseFrequencies(D, config.ropeTheta, config.ropeScaling);
+    const localRope = config.architecture === "gemma3_text";
+    const invFreqLocal = localRope ? ropeInverseFrequencies(D, config.ropeLocalTheta, { type: "none" }) : invFreqGlobal;
+    const ropeArgs = [invFreqGlobal, invFreqLocal, localRope] as const;
+    this.fast = rt === undefined ? undefined : new FastPass(rt, config, this.w, this.arena, ...ropeArgs);
+    this.plain = rt === undefined ? new PlainPass(config, this.w, this.arena, ...ropeArgs) : undefined;
+    this.pass = this.fast ?? this.plain!;
+  }
+
+  /**
+   * Ends the worker threads of the WebAssembly kernels (if any started); the model stays usable on the calling
+   * thread. Idempotent.
+   */
+  async close(): Promise<void> {
+    await this.runtime?.close();
   }
 
   /** Targets that counted in the last `forwardLoss` (its loss is their mean); 0 before any. */
@@ -148,13 +154,8 @@ export class TrainableTransformer<A extends Floats = Float32Array> {
     }
     if (count === 0) invalid("the mask counts no next-token target: the loss would be undefined");
     const dropout = this.w.dropout;
-    this.run(B, T, dropout);
-    const V = this.config.vocabSize;
-    const cap = this.config.finalLogitSoftcap;
-    const y = cap > 0 ? a.capped : a.logits;
-    // The gradient overwrites the logits; under a soft-cap it is then carried back through the cap.
-    const loss = crossEntropyForwardBackward(a.logits, y, a.targets, a.rowMask, R, V);
-    if (cap > 0) softcapBackward(a.logits, a.logits, a.capped, cap, R * V);
+    this.pass.forward(B, T, dropout);
+    const loss = this.fast !== undefined ? this.fast.loss(R, count) : this.plain!.loss(R);
     this.counted = count;
     this.pendingB = B;
     this.pendingT = T;
@@ -174,81 +175,7 @@ export class TrainableTransformer<A extends Floats = Float32Array> {
     const T = this.pendingT;
     const dropout = this.pendingDropout;
     this.pendingB = 0;
-    const R = B * T;
-    const cfg = this.config;
-    const { hiddenSize: C, intermediateSize: F, numHeads: H, numKVHeads: G, headDim: D, vocabSize: V } = cfg;
-    const plusOne = cfg.normPlusOne;
-    const a = this.arena;
-    const w = this.w;
-    const { dx, dBranch, dXn, dAtt, dq, dk, dv, dqRaw, dkRaw, dAct, dGate, dUp, dXa } = a;
-
-    const dLogits = a.logits;
-    if (scale !== 1) for (let i = 0; i < R * V; i++) dLogits[i] *= scale;
-    dXn.fill(0, 0, R * C);
-    linearBackward(w.lmHead, dXn, dLogits, a.xnF, dXa, R, 0);
-    dx.fill(0, 0, R * C);
-    rmsNormBackward(dx, w.norm.dW, dXn, a.xF, a.invF, w.norm.w, R, C, plusOne);
-
-    for (let l = cfg.numLayers - 1; l >= 0; l--) {
-      const lw = w.layers[l];
-      const s = a.layers[l];
-      const sliding = cfg.layerTypes[l] === "sliding";
-      const window = sliding ? cfg.slidingWindow : 0;
-      const local = sliding && this.localRope;
-
-      // MLP sublayer: x' = h + [postFf](down(act(gate(n2(h))) · up(n2(h)))).
-      let dDown = dx;
-      if (lw.postFfNorm !== undefined) {
-        dBranch.fill(0, 0, R * C);
-        rmsNormBackward(dBranch, lw.postFfNorm.dW, dx, s.down!, s.invPostFf!, lw.postFfNorm.w, R, C, plusOne);
-        dDown = dBranch;
-      }
-      dAct.fill(0, 0, R * F);
-      linearBackward(lw.down, dAct, dDown, s.act, dXa, R, dropout);
-      dGate.fill(0, 0, R * F);
-      dUp.fill(0, 0, R * F);
-      if (cfg.activation === "silu") swigluBackward(dGate, dUp, dAct, s.gate, s.up, R * F);
-      else gegluBackward(dGate, dUp, dAct, s.gate, s.up, R * F);
-      dXn.fill(0, 0, R * C);
-      linearBackward(lw.gate, dXn, dGate, s.xn2, dXa, R, dropout);
-      linearBackward(lw.up, dXn, dUp, s.xn2, dXa, R, dropout);
-      const n2 = lw.preFfNorm ?? lw.postAttnNorm;
-      rmsNormBackward(dx, n2.dW, dXn, s.h, s.inv2, n2.w, R, C, plusOne); // dx: now the gradient of h
-
-      // Attention sublayer: h = x + [postAttn](o(attn(rope(qk-norm(q/k/v(n1(x))))))).
-      let dO = dx;
-      if (lw.preFfNorm !== undefined) {
-        dBranch.fill(0, 0, R * C);
-        rmsNormBackward(dBranch, lw.postAttnNorm.dW, dx, s.oOut!, s.invPostAttn!, lw.postAttnNorm.w, R, C, plusOne);
-        dO = dBranch;
-      }
-      dAtt.fill(0, 0, R * H * D);
-      linearBackward(lw.o, dAtt, dO, s.att, dXa, R, dropout);
-      dq.fill(0, 0, R * H * D);
-      dk.fill(0, 0, R * G * D);
-      dv.fill(0, 0, R * G * D);
-      attentionBackward(dq, dk, dv, dAtt, s.q, s.k, s.v, s.att, s.lse, B, T, H, G, D, window, cfg.attentionScale, cfg.attnLogitSoftcap);
-      const cos = local ? this.cosLocal : this.cosGlobal;
-      const sin = local ? this.sinLocal : this.sinGlobal;
-      ropeBackward(dq, cos, sin, a.positions, R, H, D);
-      ropeBackward(dk, cos, sin, a.positions, R, G, D);
-      let dQLin = dq;
-      let dKLin = dk;
-      if (lw.qNorm !== undefined && lw.kNorm !== undefined) {
-        dqRaw.fill(0, 0, R * H * D);
-        dkRaw.fill(0, 0, R * G * D);
-        rmsNormBackward(dqRaw, lw.qNorm.dW, dq, s.qRaw!, s.qInv!, lw.qNorm.w, R * H, D, plusOne);
-        rmsNormBackward(dkRaw, lw.kNorm.dW, dk, s.kRaw!, s.kInv!, lw.kNorm.w, R * G, D, plusOne);
-        dQLin = dqRaw;
-        dKLin = dkRaw;
-      }
-      dXn.fill(0, 0, R * C);
-      linearBackward(lw.q, dXn, dQLin, s.xn1, dXa, R, dropout);
-      linearBackward(lw.k, dXn, dKLin, s.xn1, dXa, R, dropout);
-      linearBackward(lw.v, dXn, dv, s.xn1, dXa, R, dropout);
-      rmsNormBackward(dx, lw.inputNorm.dW, dXn, s.x, s.inv1, lw.inputNorm.w, R, C, plusOne); // dx: gradient of x
-    }
-    if (w.embed.dW !== undefined) embeddingBackward(w.embed.dW, dx, a.ids, cfg.embeddingScale, R, C);
+    this.pass.backward(B, T, dropout, scale);
   }
 
   /**
@@ -259,7 +186,7 @@ export class TrainableTransformer<A extends Floats = Float32Array> {
     this.pendingB = 0;
     this.checkBatch(tokens, B, T, 1);
     this.prepare(tokens, B, T);
-    this.run(B, T, 0);
+    this.pass.forward(B, T, 0);
     const n = B * T * this.config.vocabSize;
     const src = this.config.finalLogitSoftcap > 0 ? this.arena.capped : this.arena.logits;
     return src.slice(0, n) as A;
@@ -295,8 +222,7 @@ export class TrainableTransformer<A extends Floats = Float32Array> {
   /** Sizes the arena and rope tables for (B, T) and writes ids and positions. */
   private prepare(tokens: Int32Array, B: number, T: number): void {
     const a = this.arena;
-    a.ensure(B * T, T);
-    if (T > this.ropePositions) this.growRope(T);
+    this.pass.ensure(B * T, T);
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         a.ids[b * T + t] = tokens[b * T + t];
@@ -305,87 +231,6 @@ export class TrainableTransformer<A extends Floats = Float32Array> {
     }
   }
 
-  /** The forward over the prepared rows, saving activations; leaves the (pre-cap) logits in arena.logits. */
-  private run(B: number, T: number, dropout: number): void {
-    const cfg = this.config;
-    const R = B * T;
-    const { hiddenSize: C, intermediateSize: F, numHeads: H, numKVHeads: G, headDim: D, rmsNormEps: eps } = cfg;
-    const plusOne = cfg.normPlusOne;
-    const a = this.arena;
-    const w = this.w;
-    const rng = w.rng;
-
-    const x0 = a.layers[0]?.x ?? a.xF;
-    if (w.embed.w !== undefined) embeddingForward(x0, a.ids, w.embed.w, cfg.embeddingScale, R, C);
-    else embeddingHalfForward(x0, a.ids, w.embed.half!, w.embed.lut!, cfg.embeddingScale, R, C);
-
-    for (let l = 0; l < cfg.numLayers; l++) {
-      const lw = w.layers[l];
-      const s = a.layers[l];
-      const next = l + 1 < cfg.numLayers ? a.layers[l + 1].x : a.xF;
-      const sliding = cfg.layerTypes[l] === "sliding";
-      const window = sliding ? cfg.slidingWindow : 0;
-      const local = sliding && this.localRope;
-
-      rmsNormForward(s.xn1, s.inv1, s.x, lw.inputNorm.w, R, C, eps, plusOne);
-      if (lw.qNorm !== undefined && lw.kNorm !== undefined) {
-        linearForward(lw.q, s.qRaw!, s.xn1, R, dropout, rng);
-        linearForward(lw.k, s.kRaw!, s.xn1, R, dropout, rng);
-        rmsNormForward(s.q, s.qInv!, s.qRaw!, lw.qNorm.w, R * H, D, eps, plusOne);
-        rmsNormForward(s.k, s.kInv!, s.kRaw!, lw.kNorm.w, R * G, D, eps, plusOne);
-      } else {
-        linearForward(lw.q, s.q, s.xn1, R, dropout, rng);
-        linearForward(lw.k, s.k, s.xn1, R, dropout, rng);
-      }
-      linearForward(lw.v, s.v, s.xn1, R, dropout, rng);
-      const cos = local ? this.cosLocal : this.cosGlobal;
-      const sin = local ? this.sinLocal : this.sinGlobal;
-      ropeForward(s.q, cos, sin, a.positions, R, H, D);
-      ropeForward(s.k, cos, sin, a.positions, R, G, D);
-      attentionForward(s.att, s.lse, s.q, s.k, s.v, a.scores, B, T, H, G, D, window, cfg.attentionScale, cfg.attnLogitSoftcap);
-      if (lw.preFfNorm !== undefined) {
-        // gemma3: norm the sublayer output before the residual add, then pre-norm the MLP input.
-        linearForward(lw.o, s.oOut!, s.att, R, dropout, rng);
-        rmsNormForward(a.proj, s.invPostAttn!, s.oOut!, lw.postAttnNorm.w, R, C, eps, plusOne);
-        addInto(s.h, s.x, a.proj, R * C);
-        rmsNormForward(s.xn2, s.inv2, s.h, lw.preFfNorm.w, R, C, eps, plusOne);
-      } else {
-        linearForward(lw.o, a.proj, s.att, R, dropout, rng);
-        addInto(s.h, s.x, a.proj, R * C);
-        rmsNormForward(s.xn2, s.inv2, s.h, lw.postAttnNorm.w, R, C, eps, plusOne);
-      }
-      linearForward(lw.gate, s.gate, s.xn2, R, dropout, rng);
-      linearForward(lw.up, s.up, s.xn2, R, dropout, rng);
-      if (cfg.activation === "silu") swigluForward(s.act, s.gate, s.up, R * F);
-      else gegluForward(s.act, s.gate, s.up, R * F);
-      if (lw.postFfNorm !== undefined) {
-        linearForward(lw.down, s.down!, s.act, R, dropout, rng);
-        rmsNormForward(a.proj, s.invPostFf!, s.down!, lw.postFfNorm.w, R, C, eps, plusOne);
-      } else {
-        linearForward(lw.down, a.proj, s.act, R, dropout, rng);
-      }
-      addInto(next, s.h, a.proj, R * C);
-    }
-
-    rmsNormForward(a.xnF, a.invF, a.xF, w.norm.w, R, C, eps, plusOne);
-    linearForward(w.lmHead, a.logits, a.xnF, R, 0, rng);
-    const cap = cfg.finalLogitSoftcap;
-    if (cap > 0) softcapForward(a.capped, a.logits, cap, R * cfg.vocabSize);
-  }
-
-  private growRope(P: number): void {
-    const D = this.config.headDim;
-    const half = D >>> 1;
-    this.cosGlobal = new Float32Array(P * half);
-    this.sinGlobal = new Float32Array(P * half);
-    ropeTable(this.cosGlobal, this.sinGlobal, this.invFreqGlobal, 0, P, D);
-    if (this.localRope) {
-      this.cosLocal = new Float32Array(P * half);
-      this.sinLocal = new Float32Array(P * half);
-      ropeTable(this.cosLocal, this.sinLocal, this.invFreqLocal, 0, P, D);
-    }
-    this.ropePositions = P;
-  }
 }
 
 /** Rejects configs the kernels cannot run, naming the field (as the engine does). */

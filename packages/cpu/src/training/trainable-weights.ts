@@ -40,6 +40,20 @@ export interface TrainableOptions {
    * @example { mode: "lora", seed: 42 }
    */
   readonly seed?: number;
+  /**
+   * Which kernels run a float32 model: "wasm" the WebAssembly SIMD kernels with parameters, gradients and
+   * activations in one shared-memory arena (fast), "plain" the JavaScript loops, "auto" wasm where this runtime
+   * and the built kernels.wasm allow it, else plain. float64 models always run plain. Default "auto".
+   * @example { mode: "full", kernels: "wasm", threads: 2 }
+   */
+  readonly kernels?: "auto" | "wasm" | "plain";
+  /**
+   * Threads that split each big WebAssembly kernel call, the calling one included (the wasm kernels only; the
+   * workers start on the first call big enough to be worth splitting). From 1 to 256. Default
+   * os.availableParallelism().
+   * @example { mode: "lora", threads: 1 }
+   */
+  readonly threads?: number;
 }
 
 /** A (O, C) projection: exactly one of `w` (float) or `half` (frozen F16/BF16 bits) is set. */
