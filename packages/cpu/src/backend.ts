@@ -1,6 +1,8 @@
 /**
  * The `cpu` backend: loads Hugging Face model directories into `CpuTextModel`s. Always available (it needs only
- * Node). Loading reads the directory, the tokenizer and the weights; everything after that is in `model/`.
+ * Node). Loading reads a Hugging Face directory or a GGUF file: the tokenizer and the weights (into the
+ * WebAssembly arena of the fast kernels, quantised when asked; see engine/engine-options.ts for `kernels`,
+ * `threads`, `quantization`); everything after that is in `model/`.
  */
 import {
   applyLoadOpts,
@@ -12,8 +14,12 @@ import {
   type Result,
   type TextModel,
 } from "@dappcore/inference";
-import { loadModelDir } from "./loader/model-dir.js";
-import { loadTokenizer } from "./text/tokenizer.js";
+import { createTokenizer, loadTokenizer, type Tokenizer } from "./text/tokenizer.js";
+import { loadGGUFCheckpoint } from "./loader/gguf-checkpoint.js";
+import type { LoadedCheckpoint } from "./loader/model-dir.js";
+import { loadEngineCheckpoint } from "./engine/arena-checkpoint.js";
+import { readEngineOptions } from "./engine/engine-options.js";
+import { WasmRuntime } from "./engine/wasm-runtime.js";
 import { CpuTextModel } from "./model/cpu-text-model.js";
 import { backendCapabilities } from "./capabilities.js";
 
@@ -48,9 +54,42 @@ export class CpuBackend implements Backend {
           message: "LoRA adapters are not supported by the cpu backend yet",
         });
       }
-      const checkpoint = await loadModelDir(path, { onProgress: load.onProgress, signal: load.signal });
-      const tokenizer = await loadTokenizer(path);
-      return new CpuTextModel({ checkpoint, tokenizer, load }) as TextModel;
+      const engine = readEngineOptions(load);
+      const gguf = path.toLowerCase().endsWith(".gguf");
+      if (gguf && engine.quantization !== undefined) {
+        throw new InferenceError({
+          code: "unsupported",
+          op: "cpu.withQuantization",
+          message: `quantization applies to Hugging Face directories; the GGUF file "${path}" runs in the types it stores (Q8_0/Q4_0 included)`,
+          details: { option: "quantization", path },
+        });
+      }
+      // Weights are read straight into the WebAssembly arena (quantised there when asked); the reference kernels
+      // read them from ordinary buffers.
+      const runtime = engine.kernels === "wasm" ? WasmRuntime.create({ threads: engine.threads }) : undefined;
+      try {
+        let checkpoint: LoadedCheckpoint;
+        let tokenizer: Tokenizer;
+        if (gguf) {
+          const alloc = runtime && ((n: number) => runtime.u8(runtime.alloc(n), n));
+          const loaded = await loadGGUFCheckpoint(path, { alloc, onProgress: load.onProgress, signal: load.signal });
+          checkpoint = loaded.checkpoint;
+          const t = loaded.tokenizer;
+          tokenizer = createTokenizer(t.json, t.config, { chatTemplate: t.chatTemplate });
+        } else {
+          checkpoint = await loadEngineCheckpoint(path, {
+            runtime,
+            quantization: engine.quantization,
+            onProgress: load.onProgress,
+            signal: load.signal,
+          });
+          tokenizer = await loadTokenizer(path);
+        }
+        return new CpuTextModel({ checkpoint, tokenizer, load, engine, runtime }) as TextModel;
+      } catch (e) {
+        await runtime?.close();
+        throw e;
+      }
     });
   }
 }

@@ -3,6 +3,8 @@
  * and tested is `supported`; the rest is absent or `planned` with a reason.
  */
 import { CapabilityId, plannedCapability, supportedCapability, type Capability } from "@dappcore/inference";
+import type { KernelSet } from "./engine/forward-kernels.js";
+import type { Quantization } from "./engine/quantization.js";
 
 const base: readonly Capability[] = [
   supportedCapability(CapabilityId.generate, "model"),
@@ -15,8 +17,11 @@ const base: readonly Capability[] = [
   supportedCapability(CapabilityId.probeLogits, "probe"),
   plannedCapability(CapabilityId.loraInference, "model", "PEFT adapters are planned (issue 5)"),
   plannedCapability(CapabilityId.loraTraining, "training", "training is planned (issue 5)"),
-  plannedCapability(CapabilityId.quantization, "runtime", "Q8_0/Q4_0 weights are planned (issue 4)"),
 ];
+
+const QUANTIZATION_DETAIL =
+  "load-time Q8_0/Q4_0 (llama.cpp blocks of 32, activations quantised to Q8 as llama.cpp does) from F32/F16/BF16: " +
+  'withQuantization("q8_0" | "q4_0")';
 
 /** The backend's list: everything a model of it can do, plus loading. */
 export function backendCapabilities(): readonly Capability[] {
@@ -24,10 +29,27 @@ export function backendCapabilities(): readonly Capability[] {
     supportedCapability(CapabilityId.modelLoad, "runtime", "Hugging Face directories: safetensors F32/F16/BF16"),
     supportedCapability(CapabilityId.chatTemplate, "model"),
     ...base,
+    supportedCapability(CapabilityId.quantization, "runtime", QUANTIZATION_DETAIL),
   ];
 }
 
-/** A loaded model's list; `chat.template` only when the checkpoint has one. */
-export function modelCapabilities(opts: { hasChatTemplate: boolean }): readonly Capability[] {
-  return opts.hasChatTemplate ? [supportedCapability(CapabilityId.chatTemplate, "model"), ...base] : base;
+/** What a loaded model reports about its weights and kernels. */
+export interface ModelCapabilityFacts {
+  readonly hasChatTemplate: boolean;
+  /** The load-time quantisation, if any. */
+  readonly quantization?: Quantization;
+  readonly kernels?: KernelSet;
+  readonly threads?: number;
+}
+
+/** A loaded model's list; `chat.template` only when the checkpoint has one; `quantization` when it is quantised. */
+export function modelCapabilities(opts: ModelCapabilityFacts): readonly Capability[] {
+  const list = opts.hasChatTemplate ? [supportedCapability(CapabilityId.chatTemplate, "model"), ...base] : [...base];
+  const q = opts.quantization;
+  if (q !== undefined) {
+    const kernels = `${opts.kernels ?? "reference"} kernels, ${opts.threads ?? 1} thread(s)`;
+    const what = q === "q8_0" ? "Q8_0: 8-bit" : "Q4_0: 4-bit";
+    list.push(supportedCapability(CapabilityId.quantization, "runtime", `${what} weights in blocks of 32, quantised at load time; ${kernels}`));
+  }
+  return list;
 }

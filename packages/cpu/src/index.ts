@@ -26,6 +26,20 @@ export { loadTokenizer } from "./text/tokenizer.js";
 export type { Tokenizer, StreamDecoder } from "./text/tokenizer.js";
 export { Transformer } from "./engine/transformer.js";
 export type { KVCache } from "./engine/kv-cache.js";
+export { evaluateLoss, runTraining } from "./training/trainer.js";
+export type {
+  EvalResult,
+  TrainerModel,
+  TrainingData,
+  TrainingHooks,
+  TrainingOptions,
+  TrainingProgress,
+  TrainingScheduleSpec,
+  TrainingSplit,
+  TrainingSummary,
+} from "./training/trainer-options.js";
+export { loadJsonlDataset } from "./training/dataset.js";
+export type { DatasetOptions, PreparedDataset, PreparedSplit } from "./training/dataset.js";
 
 /** The backend instance this module registered. */
 export const cpuBackend = new CpuBackend();

@@ -1,9 +1,16 @@
 /**
  * The key/value cache of one sequence: for every layer, the rotated keys and the values of each position seen so
- * far, in one float32 arena allocated when the cache is made (nothing grows while decoding). It holds state only;
- * the Transformer writes it and reads it. Make caches with `Transformer.createCache`, one per sequence.
+ * far, in one float32 block allocated when the cache is made (nothing grows while decoding): a plain Float32Array
+ * on the reference path, a region of the WebAssembly arena on the fast one. It holds state only; the Transformer
+ * writes it and reads it. Make caches with `Transformer.createCache`, one per sequence.
  */
 import { InferenceError } from "@dappcore/inference";
+import { rowsOf, type F32Buf } from "./forward-kernels.js";
+
+/** Bytes of a cache of `capacity` positions: layers · 2 · capacity · rowFloats float32. */
+export function kvCacheBytes(layers: number, capacity: number, rowFloats: number): number {
+  return layers * 2 * capacity * rowFloats * 4;
+}
 
 export class KVCache {
   /** Positions the cache can hold: the context length of its sequence. */
@@ -14,14 +21,21 @@ export class KVCache {
   readonly values: readonly Float32Array[];
   /** The engine that made this cache; another engine refuses it. */
   readonly owner: object;
+  /** The whole block (layers, 2, S, G, D) with its arena offset (−1 off the arena). */
+  readonly storage: F32Buf;
+  /** Per layer, keys (S, G, D) as kernel buffers. */
+  readonly keyBufs: readonly F32Buf[];
+  /** Per layer, values (S, G, D) as kernel buffers. */
+  readonly valueBufs: readonly F32Buf[];
   private filled = 0;
 
   /**
    * @param layers number of layers.
    * @param capacity positions held (S).
    * @param rowFloats floats per position per layer: G · D.
+   * @param alloc gives the block of layers · 2 · S · G · D floats; default a fresh Float32Array.
    */
-  constructor(owner: object, layers: number, capacity: number, rowFloats: number) {
+  constructor(owner: object, layers: number, capacity: number, rowFloats: number, alloc?: (floats: number) => F32Buf) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new InferenceError({
         code: "invalid_argument",
@@ -33,10 +47,11 @@ export class KVCache {
     this.owner = owner;
     this.capacity = capacity;
     const per = capacity * rowFloats;
-    let arena: Float32Array; // (layers, 2, S, G, D)
+    let block: F32Buf; // (layers, 2, S, G, D)
     try {
-      arena = new Float32Array(layers * 2 * per);
+      block = alloc !== undefined ? alloc(layers * 2 * per) : { view: new Float32Array(layers * 2 * per), ptr: -1 };
     } catch (cause) {
+      if (cause instanceof InferenceError) throw cause;
       throw new InferenceError({
         code: "out_of_memory",
         op: "cpu.createCache",
@@ -45,14 +60,17 @@ export class KVCache {
         cause,
       });
     }
-    const keys: Float32Array[] = [];
-    const values: Float32Array[] = [];
+    const keyBufs: F32Buf[] = [];
+    const valueBufs: F32Buf[] = [];
     for (let l = 0; l < layers; l++) {
-      keys.push(arena.subarray((2 * l) * per, (2 * l + 1) * per));
-      values.push(arena.subarray((2 * l + 1) * per, (2 * l + 2) * per));
+      keyBufs.push(rowsOf(block, 2 * l, 1, per));
+      valueBufs.push(rowsOf(block, 2 * l + 1, 1, per));
     }
-    this.keys = keys;
-    this.values = values;
+    this.storage = block;
+    this.keyBufs = keyBufs;
+    this.valueBufs = valueBufs;
+    this.keys = keyBufs.map((b) => b.view);
+    this.values = valueBufs.map((b) => b.view);
   }
 
   /** Positions currently held: the next token goes at position `length`. */

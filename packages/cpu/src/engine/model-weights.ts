@@ -4,33 +4,49 @@
  * Not the forward pass (transformer.ts) and not file loading (loader/).
  */
 import type { ModelConfig, WeightStore } from "../model-config.js";
-import { bindLinear, bindVector, type LinearWeight } from "./linear.js";
+import { bindAnyLinear, bindLinear, bindVector, type AnyLinearWeight, type LinearWeight } from "./linear.js";
 
-export interface LayerWeights {
+/** One layer's weights; W is the matrix type (float only, or float and block-quantised). */
+export interface LayerWeights<W extends AnyLinearWeight = LinearWeight> {
   readonly inputLayernorm: Float32Array; // (C)
-  readonly qProj: LinearWeight; // (H·D, C)
-  readonly kProj: LinearWeight; // (G·D, C)
-  readonly vProj: LinearWeight; // (G·D, C)
-  readonly oProj: LinearWeight; // (C, H·D)
+  readonly qProj: W; // (H·D, C)
+  readonly kProj: W; // (G·D, C)
+  readonly vProj: W; // (G·D, C)
+  readonly oProj: W; // (C, H·D)
   readonly qNorm: Float32Array | undefined; // (D)
   readonly kNorm: Float32Array | undefined; // (D)
   readonly postAttentionLayernorm: Float32Array; // (C)
   readonly preFeedforwardLayernorm: Float32Array | undefined; // (C)
   readonly postFeedforwardLayernorm: Float32Array | undefined; // (C)
-  readonly gateProj: LinearWeight; // (F, C)
-  readonly upProj: LinearWeight; // (F, C)
-  readonly downProj: LinearWeight; // (C, F)
+  readonly gateProj: W; // (F, C)
+  readonly upProj: W; // (F, C)
+  readonly downProj: W; // (C, F)
 }
 
-export interface ModelWeights {
-  readonly embedTokens: LinearWeight; // (V, C)
-  readonly layers: readonly LayerWeights[];
+/** The weights of the whole model by role; W as in LayerWeights. */
+export interface ModelWeights<W extends AnyLinearWeight = LinearWeight> {
+  readonly embedTokens: W; // (V, C)
+  readonly layers: readonly LayerWeights<W>[];
   readonly norm: Float32Array; // (C)
   /** lm_head, or embed_tokens when the embeddings are tied. */
-  readonly lmHead: LinearWeight; // (V, C)
+  readonly lmHead: W; // (V, C)
 }
 
-export function bindModelWeights(config: ModelConfig, weights: WeightStore): ModelWeights {
+/** The float weights (F32/F16/BF16 matrices; Q8_0/Q4_0 fail with `unsupported`), e.g. for training. */
+export function bindModelWeights(config: ModelConfig, weights: WeightStore): ModelWeights<LinearWeight> {
+  return bindWith(config, weights, bindLinear);
+}
+
+/** The weights the inference engine runs: matrices in any stored dtype, Q8_0/Q4_0 included. */
+export function bindEngineWeights(config: ModelConfig, weights: WeightStore): ModelWeights<AnyLinearWeight> {
+  return bindWith<AnyLinearWeight>(config, weights, bindAnyLinear);
+}
+
+function bindWith<W extends AnyLinearWeight>(
+  config: ModelConfig,
+  weights: WeightStore,
+  bindLinear: (weights: WeightStore, name: string, O: number, C: number, biasName?: string) => W,
+): ModelWeights<W> {
   const C = config.hiddenSize;
   const F = config.intermediateSize;
   const V = config.vocabSize;
@@ -38,7 +54,7 @@ export function bindModelWeights(config: ModelConfig, weights: WeightStore): Mod
   const GD = config.numKVHeads * config.headDim;
   const D = config.headDim;
   const bias = (p: string, on: boolean) => (on ? `${p}.bias` : undefined);
-  const layers: LayerWeights[] = [];
+  const layers: LayerWeights<W>[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}`;
     const a = `${p}.self_attn`;

@@ -1,37 +1,45 @@
 /**
  * The forward pass of the supported decoder-only transformers (llama, mistral, qwen2, qwen3, gemma3_text), written
- * to match Hugging Face transformers' modeling_*.py: batched prefill into a per-sequence KV cache, single-token
- * decode, and a batched decode step over several sequences. All scratch comes from one arena sized from the config
- * at construction; a decode step allocates nothing. Numeric work happens only in kernels/ (see its README for the
- * dimension letters). Not a sampler, not a tokenizer, not a loader.
+ * to match Hugging Face transformers' modeling_*.py: batched prefill into a per-sequence KV cache (matrix-matrix
+ * work through the T > 1 matmul tiles), single-token decode, and a batched decode step over several sequences.
+ * Numeric work happens only in a ForwardKernels implementation: the WebAssembly SIMD kernels on a shared-memory
+ * arena, split over worker threads (the default), or the TypeScript reference kernels. All scratch is allocated at
+ * construction; a decode step allocates nothing. Not a sampler, not a tokenizer, not a loader.
  */
 import { InferenceError } from "@dappcore/inference";
 import type { ModelConfig, WeightStore } from "../model-config.js";
-import {
-  add,
-  attention,
-  copyRows,
-  geglu,
-  rmsNorm,
-  rmsNormPlusOne,
-  rope,
-  ropeTable,
-  softcap,
-  swiglu,
-} from "./kernels/reference/index.js";
+import { checkConfig, checkLogits, checkToken, trapsAsErrors } from "./forward-checks.js";
+import { rowsOf, type F32Buf, type ForwardKernels, type I32Buf, type KernelSet, type RopeTables } from "./forward-kernels.js";
+import { ropeTable, softcap } from "./kernels/reference/index.js";
 import { KVCache } from "./kv-cache.js";
-import { embed, linear } from "./linear.js";
-import { bindModelWeights, type ModelWeights } from "./model-weights.js";
+import { bindEngineWeights, type ModelWeights } from "./model-weights.js";
+import type { AnyLinearWeight } from "./linear.js";
+import { CacheBlocks } from "./cache-blocks.js";
+import { ReferenceForwardKernels } from "./reference-forward.js";
 import { ropeInverseFrequencies } from "./rope-frequencies.js";
+import { WasmForwardKernels } from "./wasm-forward.js";
+import { WasmRuntime, wasmKernelsSupported } from "./wasm-runtime.js";
 
 /** Options of `new Transformer(...)`. */
 export interface TransformerOptions {
   /**
    * Most tokens (or sequences, for `forwardBatch`) run through the layers in one pass; longer inputs are chunked.
-   * Sizes the scratch arena: about maxBatchTokens · (3C + 2H·D + 2G·D + 2F) floats. Default 128.
+   * Sizes the scratch: about maxBatchTokens · (3C + 2H·D + 2G·D + 2F) floats. Default 128.
    * @example new Transformer(config, weights, { maxBatchTokens: 256 })
    */
   readonly maxBatchTokens?: number;
+  /**
+   * The kernel set: "wasm" (WebAssembly SIMD on a shared-memory arena) or "reference" (plain TypeScript).
+   * Default "wasm" where WebAssembly SIMD and threads work (wasmKernelsSupported()), else "reference".
+   * @example new Transformer(config, weights, { kernels: "reference" })
+   */
+  readonly kernels?: KernelSet;
+  /**
+   * The WebAssembly runtime to run on (arena, kernels, thread pool); weights already in its arena are used in
+   * place, others are copied in. The caller keeps ownership and closes it. Default: a new one-thread runtime.
+   * @example new Transformer(config, weights, { runtime: WasmRuntime.create({ threads: 2 }) })
+   */
+  readonly runtime?: WasmRuntime;
 }
 
 /** Options of `Transformer.forward`. */
@@ -45,9 +53,11 @@ export interface ForwardOptions {
 }
 
 const op = "cpu.forward";
+/** Rows of logits computed per lm_head call (bounds the logits scratch to HEAD_ROWS · V floats). */
+const HEAD_ROWS = 16;
 
 /**
- * One model's forward pass over its weights (held by reference, never copied).
+ * One model's forward pass over its weights (held by reference, never copied on the reference path).
  *
  * @example
  * const engine = new Transformer(config, weights);
@@ -59,31 +69,35 @@ const op = "cpu.forward";
 export class Transformer {
   readonly config: ModelConfig;
   readonly maxBatchTokens: number;
-  private readonly w: ModelWeights;
+  /** The kernel set in use. */
+  readonly kernelSet: KernelSet;
+  private readonly k: ForwardKernels;
+  private readonly ownsKernels: boolean;
+  private readonly w: ModelWeights<AnyLinearWeight>;
   private readonly usesLocalRope: boolean;
   private readonly invFreqGlobal: Float32Array; // (D/2)
   private readonly invFreqLocal: Float32Array; // (D/2)
   private ropePositions = 0;
-  private cosGlobal = new Float32Array(0); // (P, D/2)
-  private sinGlobal = new Float32Array(0); // (P, D/2)
-  private cosLocal = new Float32Array(0); // (P, D/2)
-  private sinLocal = new Float32Array(0); // (P, D/2)
-  private scores = new Float32Array(0); // (S)
+  private ropeGlobal!: RopeTables; // (P, D/2) each
+  private ropeLocal!: RopeTables; // (P, D/2) each
+  private scores!: F32Buf; // (threads, P)
+  private readonly blocks: CacheBlocks | undefined; // KV-cache memory reuse (WebAssembly arena only)
 
-  // Scratch, carved from one arena; R = maxBatchTokens rows.
-  private readonly ids: Int32Array; // (R)
-  private readonly positions: Int32Array; // (R)
-  private readonly x: Float32Array; // (R, C) residual stream
-  private readonly xn: Float32Array; // (R, C) normed input of a sublayer
-  private readonly proj: Float32Array; // (R, C) output of o_proj / down_proj
-  private readonly q: Float32Array; // (R, H, D)
-  private readonly k: Float32Array; // (R, G, D)
-  private readonly v: Float32Array; // (R, G, D)
-  private readonly att: Float32Array; // (R, H, D)
-  private readonly gate: Float32Array; // (R, F)
-  private readonly up: Float32Array; // (R, F)
-  private readonly qRows: Float32Array[]; // R views (H, D) of q, for per-sequence attention in forwardBatch
-  private readonly attRows: Float32Array[]; // R views (H, D) of att
+  // Scratch; R = maxBatchTokens rows.
+  private readonly ids: I32Buf; // (R)
+  private readonly positions: I32Buf; // (R)
+  private readonly x: F32Buf; // (R, C) residual stream
+  private readonly xn: F32Buf; // (R, C) normed input of a sublayer
+  private readonly proj: F32Buf; // (R, C) output of o_proj / down_proj
+  private readonly q: F32Buf; // (R, H, D)
+  private readonly kk: F32Buf; // (R, G, D)
+  private readonly v: F32Buf; // (R, G, D)
+  private readonly att: F32Buf; // (R, H, D)
+  private readonly gate: F32Buf; // (R, F)
+  private readonly up: F32Buf; // (R, F)
+  private readonly logits: F32Buf; // (min(R, HEAD_ROWS), V)
+  private readonly qRows: F32Buf[]; // R views (H, D) of q, for per-sequence attention in forwardBatch
+  private readonly attRows: F32Buf[]; // R views (H, D) of att
 
   constructor(config: ModelConfig, weights: WeightStore, opts: TransformerOptions = {}) {
     const R = opts.maxBatchTokens ?? 128;
@@ -94,11 +108,36 @@ export class Transformer {
         message: `maxBatchTokens must be a positive integer, got ${R}`,
       });
     }
+    const set = opts.kernels ?? (opts.runtime !== undefined || wasmKernelsSupported() ? "wasm" : "reference");
+    if (set !== "wasm" && set !== "reference") {
+      throw new InferenceError({
+        code: "invalid_argument",
+        op: "cpu.transformer",
+        message: `kernels must be "wasm" or "reference", got ${JSON.stringify(set)}`,
+        details: { option: "kernels" },
+      });
+    }
+    if (set === "reference" && opts.runtime !== undefined) {
+      throw new InferenceError({
+        code: "invalid_argument",
+        op: "cpu.transformer",
+        message: `a WebAssembly runtime was given with kernels "reference"`,
+        details: { option: "kernels" },
+      });
+    }
     checkConfig(config);
     this.config = config;
     this.maxBatchTokens = R;
-    this.w = bindModelWeights(config, weights);
-    const { hiddenSize: C, intermediateSize: F, numHeads: H, numKVHeads: G, headDim: D } = config;
+    this.w = bindEngineWeights(config, weights);
+    this.kernelSet = set;
+    this.ownsKernels = opts.runtime === undefined;
+    const wasm = set === "wasm" ? new WasmForwardKernels(opts.runtime ?? WasmRuntime.create()) : undefined;
+    this.k = wasm ?? new ReferenceForwardKernels();
+    this.k.prepare(this.w);
+    this.blocks = wasm !== undefined ? new CacheBlocks((n) => wasm.f32(n)) : undefined;
+
+    const { hiddenSize: C, intermediateSize: F, numHeads: H, numKVHeads: G, headDim: D, vocabSize: V } = config;
+    wasm?.reserveQuantScratch(R, Math.max(C, H * D, F));
     this.invFreqGlobal = ropeInverseFrequencies(D, config.ropeTheta, config.ropeScaling);
     // gemma3's sliding layers use their own base and no scaling; elsewhere every layer shares one rope.
     this.usesLocalRope = config.architecture === "gemma3_text";
@@ -106,32 +145,39 @@ export class Transformer {
       ? ropeInverseFrequencies(D, config.ropeLocalTheta, { type: "none" })
       : this.invFreqGlobal;
 
-    const sizes = [C, C, C, H * D, G * D, G * D, H * D, F, F];
-    const arena = new Float32Array(R * sizes.reduce((a, b) => a + b, 0));
-    let at = 0;
-    const take = (n: number) => arena.subarray(at, (at += R * n));
-    this.x = take(C);
-    this.xn = take(C);
-    this.proj = take(C);
-    this.q = take(H * D);
-    this.k = take(G * D);
-    this.v = take(G * D);
-    this.att = take(H * D);
-    this.gate = take(F);
-    this.up = take(F);
-    this.ids = new Int32Array(R);
-    this.positions = new Int32Array(R);
-    this.qRows = Array.from({ length: R }, (_, r) => this.q.subarray(r * H * D, (r + 1) * H * D));
-    this.attRows = Array.from({ length: R }, (_, r) => this.att.subarray(r * H * D, (r + 1) * H * D));
+    this.x = this.k.f32(R * C);
+    this.xn = this.k.f32(R * C);
+    this.proj = this.k.f32(R * C);
+    this.q = this.k.f32(R * H * D);
+    this.kk = this.k.f32(R * G * D);
+    this.v = this.k.f32(R * G * D);
+    this.att = this.k.f32(R * H * D);
+    this.gate = this.k.f32(R * F);
+    this.up = this.k.f32(R * F);
+    this.logits = this.k.f32(Math.min(R, HEAD_ROWS) * V);
+    this.ids = this.k.i32(R);
+    this.positions = this.k.i32(R);
+    this.qRows = Array.from({ length: R }, (_, r) => rowsOf(this.q, r, 1, H * D));
+    this.attRows = Array.from({ length: R }, (_, r) => rowsOf(this.att, r, 1, H * D));
+  }
+
+  /** Threads each kernel call uses (1 on the reference path). */
+  get threads(): number {
+    return this.k.threads;
   }
 
   /**
    * A KV cache for one sequence of up to `contextLen` positions. Grows the shared rope tables and attention
-   * scratch when needed (here, never during a forward pass).
+   * scratch when needed (here, never during a forward pass). On the WebAssembly path the cache lives in the arena
+   * (an `out_of_memory` error names the 4 GiB limit when it cannot fit) and its memory is reused once the cache is
+   * garbage-collected.
    */
   createCache(contextLen: number): KVCache {
-    const cache = new KVCache(this, this.config.numLayers, contextLen, this.config.numKVHeads * this.config.headDim);
+    const { numLayers, numKVHeads, headDim } = this.config;
+    const blocks = this.blocks;
+    const cache = new KVCache(this, numLayers, contextLen, numKVHeads * headDim, blocks && ((n) => blocks.take(n)));
     if (contextLen > this.ropePositions) this.growTables(contextLen);
+    blocks?.track(cache);
     return cache;
   }
 
@@ -159,33 +205,24 @@ export class Transformer {
         details: { tokens: cache.length + T, cached: cache.length, newTokens: T, contextLength: cache.capacity },
       });
     }
-    for (let i = 0; i < T; i++) this.checkToken(tokens[i], i);
-    const need = all ? T * V : V;
-    if (logits.length < need) {
-      throw new InferenceError({
-        code: "invalid_argument",
-        op,
-        message: `logits has ${logits.length} floats, ${need} are needed`,
-        details: { length: logits.length, needed: need },
-      });
-    }
+    for (let i = 0; i < T; i++) checkToken(tokens[i], i, V);
+    checkLogits(logits, all ? T * V : V);
 
-    const R = this.maxBatchTokens;
-    for (let start = 0; start < T; start += R) {
-      const n = Math.min(R, T - start);
-      const pos0 = cache.length;
-      for (let i = 0; i < n; i++) {
-        this.ids[i] = tokens[start + i];
-        this.positions[i] = pos0 + i;
+    trapsAsErrors(() => {
+      const R = this.maxBatchTokens;
+      for (let start = 0; start < T; start += R) {
+        const n = Math.min(R, T - start);
+        const pos0 = cache.length;
+        for (let i = 0; i < n; i++) {
+          this.ids.view[i] = tokens[start + i];
+          this.positions.view[i] = pos0 + i;
+        }
+        this.layers(n, cache, undefined, 0);
+        cache.advance(n);
+        if (all) this.head(logits.subarray(start * V), 0, n);
+        else if (start + n === T) this.head(logits, n - 1, 1);
       }
-      this.layers(n, cache, undefined, 0);
-      cache.advance(n);
-      if (all) {
-        this.head(start === 0 ? logits : logits.subarray(start * V), 0, n);
-      } else if (start + n === T) {
-        this.head(logits, n - 1, 1);
-      }
-    }
+    });
   }
 
   /**
@@ -226,28 +263,28 @@ export class Transformer {
           details: { sequence: b, tokens: cache.length + 1, cached: cache.length, newTokens: 1, contextLength: cache.capacity },
         });
       }
-      this.checkToken(tokens[b], b);
+      checkToken(tokens[b], b, V);
     }
-    if (logits.length < B * V) {
-      throw new InferenceError({
-        code: "invalid_argument",
-        op,
-        message: `logits has ${logits.length} floats, ${B * V} are needed`,
-        details: { length: logits.length, needed: B * V },
-      });
-    }
+    checkLogits(logits, B * V);
 
-    const R = this.maxBatchTokens;
-    for (let start = 0; start < B; start += R) {
-      const n = Math.min(R, B - start);
-      for (let i = 0; i < n; i++) {
-        this.ids[i] = tokens[start + i];
-        this.positions[i] = caches[start + i].length;
+    trapsAsErrors(() => {
+      const R = this.maxBatchTokens;
+      for (let start = 0; start < B; start += R) {
+        const n = Math.min(R, B - start);
+        for (let i = 0; i < n; i++) {
+          this.ids.view[i] = tokens[start + i];
+          this.positions.view[i] = caches[start + i].length;
+        }
+        this.layers(n, undefined, caches, start);
+        for (let i = 0; i < n; i++) caches[start + i].advance(1);
+        this.head(logits.subarray(start * V), 0, n);
       }
-      this.layers(n, undefined, caches, start);
-      for (let i = 0; i < n; i++) caches[start + i].advance(1);
-      this.head(start === 0 ? logits : logits.subarray(start * V), 0, n);
-    }
+    });
+  }
+
+  /** Ends the worker threads of a runtime this engine made itself (not one passed in). Idempotent. */
+  async close(): Promise<void> {
+    if (this.ownsKernels) await this.k.close();
   }
 
   /**
@@ -258,100 +295,88 @@ export class Transformer {
   private layers(T: number, cache: KVCache | undefined, caches: readonly KVCache[] | undefined, batch0: number): void {
     const cfg = this.config;
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numKVHeads: G, headDim: D, rmsNormEps: eps } = cfg;
-    const norm = cfg.normPlusOne ? rmsNormPlusOne : rmsNorm;
-    const { x, xn, proj, q, k, v, att, gate, up, positions } = this;
+    const plusOne = cfg.normPlusOne;
+    const { k, x, xn, proj, q, kk, v, att, gate, up, positions } = this;
     const GD = G * D;
 
-    embed(x, this.ids, this.w.embedTokens, cfg.embeddingScale, T);
+    k.embed(x, this.ids, this.w.embedTokens, cfg.embeddingScale, T);
 
     for (let l = 0; l < cfg.numLayers; l++) {
       const lw = this.w.layers[l];
       const sliding = cfg.layerTypes[l] === "sliding";
       const window = sliding ? cfg.slidingWindow : 0;
-      const local = sliding && this.usesLocalRope;
+      const tables = sliding && this.usesLocalRope ? this.ropeLocal : this.ropeGlobal;
 
       // Attention sublayer.
-      norm(xn, x, lw.inputLayernorm, T, C, eps);
-      linear(q, xn, lw.qProj, T);
-      linear(k, xn, lw.kProj, T);
-      linear(v, xn, lw.vProj, T);
+      k.rmsNorm(xn, x, lw.inputLayernorm, T, C, eps, plusOne);
+      k.linear([q, kk, v], xn, [lw.qProj, lw.kProj, lw.vProj], T);
       if (lw.qNorm !== undefined && lw.kNorm !== undefined) {
-        norm(q, q, lw.qNorm, T * H, D, eps);
-        norm(k, k, lw.kNorm, T * G, D, eps);
+        k.rmsNorm(q, q, lw.qNorm, T * H, D, eps, plusOne);
+        k.rmsNorm(kk, kk, lw.kNorm, T * G, D, eps, plusOne);
       }
-      rope(q, local ? this.cosLocal : this.cosGlobal, local ? this.sinLocal : this.sinGlobal, positions, T, H, D);
-      rope(k, local ? this.cosLocal : this.cosGlobal, local ? this.sinLocal : this.sinGlobal, positions, T, G, D);
+      k.rope(q, tables, positions, T, H, D);
+      k.rope(kk, tables, positions, T, G, D);
       if (cache !== undefined) {
-        const pos0 = positions[0];
-        copyRows(cache.keys[l], pos0, k, 0, T, GD);
-        copyRows(cache.values[l], pos0, v, 0, T, GD);
-        attention(att, q, cache.keys[l], cache.values[l], this.scores, T, H, G, D, pos0, window, cfg.attentionScale, cfg.attnLogitSoftcap);
+        const pos0 = positions.view[0];
+        cache.keys[l].set(kk.view.subarray(0, T * GD), pos0 * GD);
+        cache.values[l].set(v.view.subarray(0, T * GD), pos0 * GD);
+        k.attention(att, q, cache.keyBufs[l], cache.valueBufs[l], this.scores, T, H, G, D, pos0, window, cfg.attentionScale, cfg.attnLogitSoftcap);
       } else if (caches !== undefined) {
         for (let i = 0; i < T; i++) {
           const c = caches[batch0 + i];
-          copyRows(c.keys[l], positions[i], k, i, 1, GD);
-          copyRows(c.values[l], positions[i], v, i, 1, GD);
-          attention(
-            this.attRows[i],
-            this.qRows[i],
-            c.keys[l],
-            c.values[l],
-            this.scores,
-            1,
-            H,
-            G,
-            D,
-            positions[i],
-            window,
-            cfg.attentionScale,
-            cfg.attnLogitSoftcap,
-          );
+          const p = positions.view[i];
+          c.keys[l].set(kk.view.subarray(i * GD, (i + 1) * GD), p * GD);
+          c.values[l].set(v.view.subarray(i * GD, (i + 1) * GD), p * GD);
+          k.attention(this.attRows[i], this.qRows[i], c.keyBufs[l], c.valueBufs[l], this.scores, 1, H, G, D, p, window, cfg.attentionScale, cfg.attnLogitSoftcap);
         }
       }
-      linear(proj, att, lw.oProj, T);
+      k.linear([proj], att, [lw.oProj], T);
       if (lw.preFeedforwardLayernorm !== undefined && lw.postFeedforwardLayernorm !== undefined) {
         // gemma3: norm the sublayer output before the residual add, then pre-norm the MLP input.
-        norm(proj, proj, lw.postAttentionLayernorm, T, C, eps);
-        add(x, x, proj, T * C);
-        norm(xn, x, lw.preFeedforwardLayernorm, T, C, eps);
+        k.rmsNorm(proj, proj, lw.postAttentionLayernorm, T, C, eps, plusOne);
+        k.add(x, x, proj, T * C);
+        k.rmsNorm(xn, x, lw.preFeedforwardLayernorm, T, C, eps, plusOne);
       } else {
-        add(x, x, proj, T * C);
-        norm(xn, x, lw.postAttentionLayernorm, T, C, eps);
+        k.add(x, x, proj, T * C);
+        k.rmsNorm(xn, x, lw.postAttentionLayernorm, T, C, eps, plusOne);
       }
 
       // MLP sublayer: down(act(gate(x)) · up(x)).
-      linear(gate, xn, lw.gateProj, T);
-      linear(up, xn, lw.upProj, T);
-      if (cfg.activation === "silu") swiglu(gate, gate, up, T * F);
-      else geglu(gate, gate, up, T * F);
-      linear(proj, gate, lw.downProj, T);
-      if (lw.postFeedforwardLayernorm !== undefined) norm(proj, proj, lw.postFeedforwardLayernorm, T, C, eps);
-      add(x, x, proj, T * C);
+      k.linear([gate, up], xn, [lw.gateProj, lw.upProj], T);
+      k.gated(gate, gate, up, T * F, cfg.activation);
+      k.linear([proj], gate, [lw.downProj], T);
+      if (lw.postFeedforwardLayernorm !== undefined) k.rmsNorm(proj, proj, lw.postFeedforwardLayernorm, T, C, eps, plusOne);
+      k.add(x, x, proj, T * C);
     }
   }
 
   /** out (N, V) = lm_head(norm(x rows row0 .. row0+N−1)), soft-capped when the model says so. */
   private head(out: Float32Array, row0: number, N: number): void {
     const cfg = this.config;
-    const norm = cfg.normPlusOne ? rmsNormPlusOne : rmsNorm;
-    const C = cfg.hiddenSize;
-    if (row0 !== 0) copyRows(this.xn, 0, this.x, row0, N, C);
-    norm(this.xn, row0 !== 0 ? this.xn : this.x, this.w.norm, N, C, cfg.rmsNormEps);
-    linear(out, this.xn, this.w.lmHead, N);
-    if (cfg.finalLogitSoftcap > 0) softcap(out, out, cfg.finalLogitSoftcap, N * cfg.vocabSize);
+    const { hiddenSize: C, vocabSize: V } = cfg;
+    const chunk = this.logits.view.length / V;
+    for (let r = 0; r < N; r += chunk) {
+      const n = Math.min(chunk, N - r);
+      this.k.rmsNorm(this.xn, rowsOf(this.x, row0 + r, n, C), this.w.norm, n, C, cfg.rmsNormEps, cfg.normPlusOne);
+      this.k.linear([this.logits], this.xn, [this.w.lmHead], n);
+      out.set(this.logits.view.subarray(0, n * V), r * V);
+    }
+    if (cfg.finalLogitSoftcap > 0) softcap(out, out, cfg.finalLogitSoftcap, N * V);
   }
 
   private growTables(P: number): void {
-    const half = this.config.headDim >>> 1;
-    this.cosGlobal = new Float32Array(P * half);
-    this.sinGlobal = new Float32Array(P * half);
-    ropeTable(this.cosGlobal, this.sinGlobal, this.invFreqGlobal, 0, P, this.config.headDim);
-    if (this.usesLocalRope) {
-      this.cosLocal = new Float32Array(P * half);
-      this.sinLocal = new Float32Array(P * half);
-      ropeTable(this.cosLocal, this.sinLocal, this.invFreqLocal, 0, P, this.config.headDim);
-    }
-    this.scores = new Float32Array(P);
+    const D = this.config.headDim;
+    const half = D >>> 1;
+    const table = (invFreq: Float32Array): RopeTables => {
+      const cos = this.k.f32(P * half);
+      const sin = this.k.f32(P * half);
+      ropeTable(cos.view, sin.view, invFreq, 0, P, D);
+      return { cos, sin, positions: P };
+    };
+    this.ropeGlobal = table(this.invFreqGlobal);
+    this.ropeLocal = this.usesLocalRope ? table(this.invFreqLocal) : this.ropeGlobal;
+    // One row of P scores per thread (the pool hands thread t row t); the reference path uses row 0.
+    this.scores = this.k.f32(this.k.threads * P);
     this.ropePositions = P;
   }
 
@@ -364,38 +389,5 @@ export class Transformer {
         details: { sequence: index },
       });
     }
-  }
-
-  private checkToken(id: number, index: number): void {
-    const V = this.config.vocabSize;
-    if (!Number.isInteger(id) || id < 0 || id >= V) {
-      throw new InferenceError({
-        code: "invalid_argument",
-        op,
-        message: `token id ${id} at index ${index} is outside the vocabulary [0, ${V})`,
-        details: { tokenId: id, index, vocabSize: V },
-      });
-    }
-  }
-}
-
-/** Rejects configs whose dimensions the kernels cannot run, naming the field. */
-function checkConfig(c: ModelConfig): void {
-  const fail = (message: string) => {
-    throw new InferenceError({ code: "invalid_model", op: "cpu.transformer", message });
-  };
-  const positive = ["vocabSize", "hiddenSize", "intermediateSize", "numLayers", "numHeads", "numKVHeads", "headDim"] as const;
-  for (const key of positive) {
-    if (!Number.isInteger(c[key]) || c[key] < 1) fail(`${key} must be a positive integer, got ${c[key]}`);
-  }
-  if (c.headDim % 2 !== 0) fail(`headDim must be even for rope, got ${c.headDim}`);
-  if (c.numHeads % c.numKVHeads !== 0) {
-    fail(`numHeads (${c.numHeads}) must be a multiple of numKVHeads (${c.numKVHeads})`);
-  }
-  if (c.layerTypes.length !== c.numLayers) {
-    fail(`layerTypes has ${c.layerTypes.length} entries for ${c.numLayers} layers`);
-  }
-  if (c.layerTypes.includes("sliding") && !(c.slidingWindow >= 1)) {
-    fail(`sliding layers need a positive slidingWindow, got ${c.slidingWindow}`);
   }
 }

@@ -14,7 +14,7 @@ import { isJsonObject } from "./config-fields.js";
 import { expectedTensors } from "./expected-tensors.js";
 import { GREEDY_DEFAULTS, readGenerationConfig, type GenerationDefaults } from "./generation-config.js";
 import { findDuplicateKey } from "./json-duplicate-keys.js";
-import { LOADABLE_DTYPES, openSafetensors, type SafetensorsEntry, type SafetensorsFile } from "./safetensors-reader.js";
+import { LOADABLE_DTYPES, openSafetensors, type SafetensorsEntry, type SafetensorsFile, type TensorAllocInfo } from "./safetensors-reader.js";
 import { MapWeightStore } from "./weight-store.js";
 
 const OP = "model.load";
@@ -45,10 +45,11 @@ export interface LoadModelDirOptions {
   signal?: AbortSignal;
   /**
    * Provides the buffer of each tensor (e.g. inside WebAssembly memory); it must return exactly `byteLength` bytes
-   * aligned to the element size. Default: a fresh ArrayBuffer per tensor.
+   * aligned to the element size. It is told the tensor's name, dtype and shape, and is called once per tensor, in
+   * reading order, after the previous tensor's bytes are all read. Default: a fresh ArrayBuffer per tensor.
    * @example loadModelDir(dir, { alloc: (n) => arena.take(n) })
    */
-  alloc?: (byteLength: number) => Uint8Array;
+  alloc?: (byteLength: number, tensor: TensorAllocInfo) => Uint8Array;
   /**
    * Bytes per read. Default 64 MiB.
    * @example loadModelDir(dir, { chunkBytes: 8 * 1024 * 1024 })

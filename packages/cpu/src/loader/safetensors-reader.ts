@@ -61,6 +61,13 @@ export interface ReadTensorOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What an `alloc` hook learns about the tensor it places: its name, stored dtype and shape. */
+export interface TensorAllocInfo {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
 /** An open, validated safetensors file. Call `close()` when done. */
 export interface SafetensorsFile {
   readonly path: string;
@@ -78,7 +85,7 @@ export interface SafetensorsFile {
    */
   readTensor(
     name: string,
-    alloc?: (byteLength: number) => Uint8Array,
+    alloc?: (byteLength: number, tensor: TensorAllocInfo) => Uint8Array,
     opts?: ReadTensorOptions,
   ): Promise<Tensor>;
   close(): Promise<void>;
@@ -284,7 +291,7 @@ class OpenFile implements SafetensorsFile {
 
   async readTensor(
     name: string,
-    alloc?: (byteLength: number) => Uint8Array,
+    alloc?: (byteLength: number, tensor: TensorAllocInfo) => Uint8Array,
     opts: ReadTensorOptions = {},
   ): Promise<Tensor> {
     const op = "safetensors.readTensor";
@@ -308,7 +315,7 @@ class OpenFile implements SafetensorsFile {
     }
     const dtype = entry.dtype as DType;
     const length = entry.end - entry.begin;
-    const data = allocate(length, dtype === "F32" ? 4 : 2, alloc, this.path, name);
+    const data = allocate(length, dtype === "F32" ? 4 : 2, alloc, this.path, { name, dtype, shape: entry.shape });
     let done = 0;
     while (done < length) {
       if (opts.signal?.aborted) {
@@ -340,11 +347,12 @@ class OpenFile implements SafetensorsFile {
 function allocate(
   length: number,
   align: number,
-  alloc: ((byteLength: number) => Uint8Array) | undefined,
+  alloc: ((byteLength: number, tensor: TensorAllocInfo) => Uint8Array) | undefined,
   path: string,
-  name: string,
+  info: TensorAllocInfo,
 ): Uint8Array {
   const op = "safetensors.readTensor";
+  const name = info.name;
   if (alloc === undefined) {
     try {
       return new Uint8Array(new ArrayBuffer(length));
@@ -358,7 +366,7 @@ function allocate(
       });
     }
   }
-  const data = alloc(length);
+  const data = alloc(length, info);
   if (!(data instanceof Uint8Array) || data.byteLength !== length || data.byteOffset % align !== 0) {
     throw new InferenceError({
       code: "invalid_argument",

@@ -27,6 +27,10 @@ import type { Tokenizer } from "../text/tokenizer.js";
 import { encodeChat } from "../text/chat-encoding.js";
 import { Transformer } from "../engine/transformer.js";
 import type { KVCache } from "../engine/kv-cache.js";
+import type { CpuEngineOptions } from "../engine/engine-options.js";
+import { checkFits, engineMemory } from "../engine/memory-plan.js";
+import { quantBits, weightQuantization, type Quantization } from "../engine/quantization.js";
+import type { WasmRuntime } from "../engine/wasm-runtime.js";
 import { emptyMetrics } from "./metrics.js";
 import { SlotPool } from "./slot-pool.js";
 import { runDecode, runBatchDecode, runClassify, type DecodeContext } from "./decode-loop.js";
@@ -36,6 +40,10 @@ export interface CpuModelParts {
   readonly checkpoint: LoadedCheckpoint;
   readonly tokenizer: Tokenizer;
   readonly load: LoadConfig;
+  /** Kernel set, threads and quantisation; default: the reference kernels, unquantised. */
+  readonly engine?: CpuEngineOptions;
+  /** The WebAssembly runtime whose arena holds the weights (wasm kernels); the model closes it. */
+  readonly runtime?: WasmRuntime;
 }
 
 /** Default KV-cache length when neither the caller nor memory asks otherwise: the checkpoint's, capped. */
@@ -48,6 +56,8 @@ export class CpuTextModel implements TextModel {
   private readonly contextLen: number;
   private readonly probeBus: ProbeBus | undefined;
   private readonly eosIds: readonly number[];
+  /** What the weights are stored as: quantised at load time or read as Q8_0/Q4_0 from a GGUF file. */
+  private readonly quantization: Quantization | undefined;
   private lastError: InferenceError | undefined;
   private lastMetrics: GenerateMetrics = emptyMetrics;
   private closed = false;
@@ -73,10 +83,20 @@ export class CpuTextModel implements TextModel {
       });
     }
     this.contextLen = load.contextLen || Math.min(config.maxPositionEmbeddings, DEFAULT_CONTEXT_CAP);
-    this.transformer = new Transformer(config, checkpoint.weights);
     const slotCount = Math.max(1, load.parallelSlots);
+    const runtime = parts.runtime;
+    if (runtime !== undefined) {
+      // Fail before allocating the caches when weights + KV caches + activations cannot fit WebAssembly's 4 GiB.
+      const need = engineMemory(config, { weightBytes: runtime.arena.used, contextLen: this.contextLen, caches: slotCount, threads: runtime.threads });
+      checkFits(need, runtime.arena.maximumBytes, this.contextLen, slotCount);
+    }
+    this.transformer = new Transformer(config, checkpoint.weights, {
+      kernels: parts.engine?.kernels ?? (runtime !== undefined ? "wasm" : "reference"),
+      runtime,
+    });
     this.caches = Array.from({ length: slotCount }, () => this.transformer.createCache(this.contextLen));
     this.slots = new SlotPool(this.caches);
+    this.quantization = weightQuantization(checkpoint.weights);
     this.probeBus = load.probeBus;
     this.eosIds = [...new Set([...checkpoint.generation.eosTokenIds, ...config.eosTokenIds, ...tokenizer.eosTokenIds])];
   }
@@ -153,8 +173,8 @@ export class CpuTextModel implements TextModel {
       numLayers: c.numLayers,
       hiddenSize: c.hiddenSize,
       contextLength: this.contextLen,
-      quantBits: 0,
-      quantGroup: 0,
+      quantBits: quantBits(this.quantization).bits,
+      quantGroup: quantBits(this.quantization).group,
     };
   }
 
@@ -167,13 +187,19 @@ export class CpuTextModel implements TextModel {
   }
 
   capabilities(): readonly Capability[] {
-    return modelCapabilities({ hasChatTemplate: this.parts.tokenizer.chatTemplate !== undefined });
+    return modelCapabilities({
+      hasChatTemplate: this.parts.tokenizer.chatTemplate !== undefined,
+      quantization: this.quantization,
+      kernels: this.transformer.kernelSet,
+      threads: this.transformer.threads,
+    });
   }
 
   async close(): Promise<Result<void>> {
     if (this.closed) return ok();
     this.closed = true;
     this.slots.rejectWaiters(closedError("cpu.close"));
+    await this.parts.runtime?.close();
     return ok();
   }
 

@@ -8,8 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeRandomCheckpoint, type RandomCheckpointSpec } from "../../src/checkpoint/random-checkpoint.js";
 import { convertCheckpointToGGUF } from "../../src/convert-to-gguf.js";
-import { loadModelDir } from "../../src/loader/model-dir.js";
 import { Transformer } from "../../src/engine/transformer.js";
+import type { KernelSet } from "../../src/engine/forward-kernels.js";
+import { loadEngineCheckpoint } from "../../src/engine/arena-checkpoint.js";
+import type { Quantization } from "../../src/engine/quantization.js";
+import { WasmRuntime } from "../../src/engine/wasm-runtime.js";
 import { llamaCppGreedy, llamaCppLogProbs } from "../../../../scripts/reference/llama-cpp.js";
 
 /** 16 input tokens: bytes of "Hello, world!\n", a high byte and the two special tokens of the test tokenizer. */
@@ -45,16 +48,28 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
+/** Our side of a case: the kernel set (default wasm, weights read into its arena) and a load-time quantisation. */
+export interface AgreementOptions {
+  readonly kernels?: KernelSet;
+  readonly quantization?: Quantization;
+}
+
 /** Runs one checkpoint spec through both engines; `type` is the GGUF weight type llama.cpp runs. */
-export async function runAgreement(spec: RandomCheckpointSpec, type: "f32" | "f16" | "bf16"): Promise<AgreementResult> {
+export async function runAgreement(
+  spec: RandomCheckpointSpec,
+  type: "f32" | "f16" | "bf16" | "q8_0",
+  opts: AgreementOptions = {},
+): Promise<AgreementResult> {
   const dir = await mkdtemp(join(tmpdir(), `agree-${spec.architecture}-`));
   dirs.push(dir);
   await makeRandomCheckpoint(join(dir, "hf"), spec);
   const gguf = join(dir, `model-${type}.gguf`);
   await convertCheckpointToGGUF(join(dir, "hf"), gguf, { type });
 
-  const ckpt = await loadModelDir(join(dir, "hf"));
-  const engine = new Transformer(ckpt.config, ckpt.weights);
+  const kernels = opts.kernels ?? "wasm";
+  const runtime = kernels === "wasm" ? WasmRuntime.create() : undefined;
+  const ckpt = await loadEngineCheckpoint(join(dir, "hf"), { runtime, quantization: opts.quantization });
+  const engine = new Transformer(ckpt.config, ckpt.weights, { kernels, runtime });
   const V = ckpt.config.vocabSize;
   const T = INPUT.length;
   const logits = new Float32Array(T * V);

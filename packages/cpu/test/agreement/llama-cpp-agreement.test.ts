@@ -1,6 +1,7 @@
 // Agreement with code we did not write. For every architecture, a tiny checkpoint with deterministic random weights
 // in the Hugging Face layout is converted to GGUF and run in llama.cpp (CPU, F32 KV cache, one thread); our engine
 // must give the same log-softmax at every position of a 16-token input and the same 32-token greedy continuation.
+// Our side runs the WebAssembly kernels (weights read into the arena); the F32 cases also run the reference kernels.
 //
 // Tolerances (max |Δ log-softmax| over all positions and the whole vocabulary):
 // - F32 weights: 1e-4. gemma3_text: 1e-2, because llama.cpp's CPU GELU reads a float16 lookup table (input and
@@ -39,13 +40,15 @@ function distinct(tokens: number[]): number {
 }
 
 describe("agreement with llama.cpp: F32 weights", () => {
-  for (const { label, spec, tolerance } of cases) {
-    it(`${label}: log-softmax within ${tolerance}, identical 32-token greedy continuation`, async () => {
-      const r = await runAgreement(spec, "f32");
-      expect(r.maxDelta).toBeLessThanOrEqual(tolerance);
-      expect(r.ours).toEqual(r.theirs);
-      expect(distinct(r.ours)).toBeGreaterThanOrEqual(3); // the continuation is not one repeated token
-    });
+  for (const kernels of ["wasm", "reference"] as const) {
+    for (const { label, spec, tolerance } of cases) {
+      it(`${label} (${kernels} kernels): log-softmax within ${tolerance}, identical 32-token greedy continuation`, async () => {
+        const r = await runAgreement(spec, "f32", { kernels });
+        expect(r.maxDelta).toBeLessThanOrEqual(tolerance);
+        expect(r.ours).toEqual(r.theirs);
+        expect(distinct(r.ours)).toBeGreaterThanOrEqual(3); // the continuation is not one repeated token
+      });
+    }
   }
 });
 

@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
+import type { TextModel } from "@dappcore/inference";
 import { runBackendContract } from "@dappcore/inference-testing";
 import { CpuBackend } from "../../src/backend.js";
+import { withQuantization } from "../../src/engine/engine-options.js";
 import { makeRandomCheckpoint } from "../../src/checkpoint/random-checkpoint.js";
 
 const root = mkdtempSync(join(tmpdir(), "cpu-contract-"));
@@ -20,5 +22,26 @@ for (const arch of ["llama", "gemma3"]) {
     name: `cpu (tiny ${arch})`,
     backend,
     load: (...opts) => backend.loadModel(join(root, arch), ...opts),
+    exercisers: {
+      // Loads the same checkpoint quantised both ways: info() and the model's capabilities report it, and it generates.
+      quantization: async () => {
+        for (const [q, bits] of [["q8_0", 8], ["q4_0", 4]] as const) {
+          const r = await backend.loadModel(join(root, arch), withQuantization(q));
+          if (!r.ok) throw r.error;
+          const model: TextModel = r.value;
+          try {
+            const info = model.info();
+            if (info.quantBits !== bits || info.quantGroup !== 32) throw new Error(`${q}: info() says ${info.quantBits}/${info.quantGroup}`);
+            const cap = model.capabilities?.().find((c) => c.id === "quantization");
+            if (cap?.status !== "supported" || !cap.detail?.includes(q.toUpperCase())) throw new Error(`${q}: capability ${JSON.stringify(cap)}`);
+            let n = 0;
+            for await (const t of model.generate("hello", { maxTokens: 3 })) if (Number.isInteger(t.id)) n++;
+            if (n === 0) throw new Error(`${q}: generated nothing`);
+          } finally {
+            await model.close();
+          }
+        }
+      },
+    },
   });
 }

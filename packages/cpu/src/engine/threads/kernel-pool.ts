@@ -296,7 +296,14 @@ class Pool implements KernelPool {
       names: this.names,
       spin: this.spin,
     };
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, name: `dappcore kernel worker ${index}` });
+    // The worker source is a CommonJS script: drop an inherited --input-type (e.g. `node --input-type=module -e`),
+    // which would make Node evaluate it as an ES module, where `require` is undefined. Otherwise inherit execArgv
+    // untouched (passing it explicitly makes Node reject V8 flags such as --no-wasm-dynamic-tiering).
+    const inherited = process.execArgv;
+    const execArgv = inherited.some((a) => a.startsWith("--input-type"))
+      ? inherited.filter((a, i, all) => !a.startsWith("--input-type") && all[i - 1] !== "--input-type")
+      : undefined;
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData, execArgv, name: `dappcore kernel worker ${index}` });
     worker.unref();
     let error: string | undefined;
     worker.on("error", (e) => {

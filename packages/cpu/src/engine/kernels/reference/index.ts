@@ -11,3 +11,5 @@ export { softmax } from "./softmax.js";
 export { silu, geluTanh, swiglu, geglu } from "./activations.js";
 export { add, addBias, scale, softcap, copyRows } from "./elementwise.js";
 export { f16Table, bf16Table } from "./half-tables.js";
+export { quantizeActivationsQ8, matmulQ8_0, matmulQ4_0 } from "./matmul-quant.js";
+export { embeddingQ8_0, embeddingQ4_0 } from "./embedding-quant.js";

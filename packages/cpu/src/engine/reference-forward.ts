@@ -1,0 +1,61 @@
+/**
+ * The forward pass's operations on the plain TypeScript reference kernels, over ordinary Float32Arrays: the
+ * fallback where WebAssembly SIMD or shared memory is missing, and the twin the fast path is tested against.
+ * Single-threaded. Not the kernels (kernels/reference/) and not the model logic (transformer.ts).
+ */
+import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
+import { add, attention, geglu, rmsNorm, rmsNormPlusOne, rope, swiglu } from "./kernels/reference/index.js";
+import { embed, linear, type AnyLinearWeight, type Q8Scratch } from "./linear.js";
+
+export class ReferenceForwardKernels implements ForwardKernels {
+  readonly kind = "reference" as const;
+  readonly threads = 1;
+  private readonly q8: Q8Scratch = { xq: new Int8Array(0), xs: new Float32Array(0) };
+
+  f32(n: number): F32Buf {
+    return { view: new Float32Array(n), ptr: -1 };
+  }
+
+  i32(n: number): I32Buf {
+    return { view: new Int32Array(n), ptr: -1 };
+  }
+
+  prepare(): void {
+    // Reference kernels read the weights where they are.
+  }
+
+  embed(out: F32Buf, ids: I32Buf, w: AnyLinearWeight, scale: number, T: number): void {
+    embed(out.view, ids.view, w, scale, T);
+  }
+
+  linear(outs: readonly F32Buf[], x: F32Buf, ws: readonly AnyLinearWeight[], T: number): void {
+    for (let i = 0; i < ws.length; i++) linear(outs[i].view, x.view, ws[i], T, this.q8);
+  }
+
+  rmsNorm(out: F32Buf, x: F32Buf, w: Float32Array, N: number, C: number, eps: number, plusOne: boolean): void {
+    (plusOne ? rmsNormPlusOne : rmsNorm)(out.view, x.view, w, N, C, eps);
+  }
+
+  rope(x: F32Buf, tables: RopeTables, positions: I32Buf, T: number, NH: number, D: number): void {
+    rope(x.view, tables.cos.view, tables.sin.view, positions.view, T, NH, D);
+  }
+
+  attention(
+    out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
+    T: number, H: number, G: number, D: number, pos0: number, window: number, scale: number, softcap: number,
+  ): void {
+    attention(out.view, q.view, k.view, v.view, scores.view, T, H, G, D, pos0, window, scale, softcap);
+  }
+
+  add(out: F32Buf, a: F32Buf, b: F32Buf, N: number): void {
+    add(out.view, a.view, b.view, N);
+  }
+
+  gated(out: F32Buf, gate: F32Buf, up: F32Buf, N: number, activation: "silu" | "gelu_pytorch_tanh"): void {
+    (activation === "silu" ? swiglu : geglu)(out.view, gate.view, up.view, N);
+  }
+
+  async close(): Promise<void> {
+    // Nothing to end.
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The forward pass's operations on the WebAssembly SIMD kernels: every buffer lives in the runtime's arena and every
+ * hot operation is one kernel call, made through one small executor that calls the kernel directly when there is
+ * no pool (or the call is too small to be worth splitting) and otherwise splits it by rows over the worker
+ * threads: matmuls by output rows, attention by query heads, norms and rope by rows, element-wise work by
+ * elements. The kernels give the same bits for any split (assembly/README.md), so results do not depend on the
+ * thread count. Weights already in the arena are used in place; others are copied in once by `prepare`.
+ * Not the kernels (assembly/), not the pool (threads/), not the model logic (transformer.ts).
+ */
+import { InferenceError } from "@dappcore/inference";
+import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
+import type { KernelExports } from "./kernels/wasm/wasm-kernels.js";
+import { q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
+import { isQuantWeight, type AnyLinearWeight } from "./linear.js";
+import type { ModelWeights } from "./model-weights.js";
+import type { WasmRuntime } from "./wasm-runtime.js";
+
+/** Below this much work (multiply-adds or elements) a call runs on the calling thread: dispatch costs more. */
+const PARALLEL_MIN_WORK = 1 << 15;
+
+type RawKernel = (...args: number[]) => void;
+
+export class WasmForwardKernels implements ForwardKernels {
+  readonly kind = "wasm" as const;
+  readonly threads: number;
+  private readonly raw: KernelExports;
+  private readonly matrices = new Map<AnyLinearWeight, number>();
+  private readonly vectors = new Map<Float32Array, number>();
+  private xq = 0; // Q8 activations of the widest input: q8ActivationBytes(rows, C)
+  private xqBytes = 0;
+
+  constructor(readonly runtime: WasmRuntime) {
+    this.threads = runtime.threads;
+    this.raw = runtime.kernels.raw;
+  }
+
+  f32(n: number): F32Buf {
+    const ptr = this.runtime.alloc(n * 4);
+    return { view: this.runtime.f32(ptr, n), ptr };
+  }
+
+  i32(n: number): I32Buf {
+    const ptr = this.runtime.alloc(n * 4);
+    return { view: this.runtime.i32(ptr, n), ptr };
+  }
+
+  /** Finds each matrix in the arena (or copies it in), and copies the float32 vectors (norm weights) in. */
+  prepare(w: ModelWeights<AnyLinearWeight>): void {
+    const matrix = (m: AnyLinearWeight) => {
+      if (this.matrices.has(m)) return;
+      const bytes = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+      let ptr = this.runtime.offsetOf(bytes);
+      if (ptr < 0) {
+        ptr = this.runtime.alloc(bytes.byteLength);
+        this.runtime.u8(ptr, bytes.byteLength).set(bytes);
+      }
+      this.matrices.set(m, ptr);
+    };
+    const vector = (v: Float32Array | undefined) => {
+      if (v === undefined || this.vectors.has(v)) return;
+      const ptr = this.runtime.alloc(v.byteLength);
+      this.runtime.f32(ptr, v.length).set(v);
+      this.vectors.set(v, ptr);
+    };
+    matrix(w.embedTokens);
+    matrix(w.lmHead);
+    vector(w.norm);
+    for (const l of w.layers) {
+      for (const m of [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj]) matrix(m);
+      for (const v of [l.inputLayernorm, l.qNorm, l.kNorm, l.postAttentionLayernorm, l.preFeedforwardLayernorm, l.postFeedforwardLayernorm]) {
+        vector(v);
+      }
+    }
+  }
+
+  /**
+   * Runs kernel `name` over [0, total): on the pool, split in multiples of `grain`, when there is one and `work` is
+   * large enough; else in one direct call. `scratchArg`/`scratchStride`: a per-thread scratch argument.
+   */
+  private run(name: keyof KernelExports, args: number[], total: number, grain: number, work: number, scratchArg = -1, scratchStride = 0): void {
+    const pool = this.runtime.pool;
+    if (pool !== undefined && work >= PARALLEL_MIN_WORK && total > grain) {
+      pool.run(name, args, total, grain, scratchArg < 0 ? undefined : { arg: scratchArg, stride: scratchStride });
+      return;
+    }
+    args.push(0, total);
+    (this.raw[name] as RawKernel)(...args);
+  }
+
+  private matrixPtr(w: AnyLinearWeight): number {
+    const ptr = this.matrices.get(w);
+    if (ptr === undefined) throw unprepared(w.name);
+    return ptr;
+  }
+
+  private vectorPtr(v: Float32Array): number {
+    const ptr = this.vectors.get(v);
+    if (ptr === undefined) throw unprepared(`a norm vector of ${v.length} values`);
+    return ptr;
+  }
+
+  embed(out: F32Buf, ids: I32Buf, w: AnyLinearWeight, scale: number, T: number): void {
+    const name = `embedding${w.dtype}` as const;
+    this.run(name, [out.ptr, ids.ptr, this.matrixPtr(w), scale, w.C], T, 1, 0);
+  }
+
+  linear(outs: readonly F32Buf[], x: F32Buf, ws: readonly AnyLinearWeight[], T: number): void {
+    let quantised = false;
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i];
+      const out = outs[i];
+      const work = T * w.O * w.C;
+      if (isQuantWeight(w)) {
+        if (!quantised) {
+          this.quantizeInput(x, T, w.C);
+          quantised = true;
+        }
+        this.run(w.dtype === "Q8_0" ? "matmulQ8_0" : "matmulQ4_0", [out.ptr, this.xq, this.matrixPtr(w), T, w.C, w.O], w.O, 4, work);
+      } else {
+        this.run(`matmul${w.dtype}`, [out.ptr, x.ptr, this.matrixPtr(w), T, w.C, w.O], w.O, 4, work);
+      }
+      if (w.bias !== undefined) {
+        const o = out.view;
+        const b = w.bias;
+        for (let t = 0; t < T; t++) for (let j = 0, r = t * w.O; j < w.O; j++) o[r + j] += b[j];
+      }
+    }
+  }
+
+  /** Quantises x (T, C) to Q8 blocks in the shared xq scratch (grown when needed). */
+  private quantizeInput(x: F32Buf, T: number, C: number): void {
+    const bytes = q8ActivationBytes(T, C);
+    if (bytes > this.xqBytes) {
+      // Grows rarely (the first call at each new size); the engine calls once at its largest size first.
+      this.xqBytes = Math.max(bytes, this.xqBytes * 2);
+      this.xq = this.runtime.alloc(this.xqBytes);
+    }
+    this.run("quantizeQ8Activations", [this.xq, x.ptr, T, C], T, 1, T * C);
+  }
+
+  /** Reserves the Q8 activation scratch for inputs of up to `rows` × `C` (call once at construction). */
+  reserveQuantScratch(rows: number, C: number): void {
+    const bytes = q8ActivationBytes(rows, Math.ceil(C / 32) * 32);
+    if (bytes > this.xqBytes) {
+      this.xqBytes = bytes;
+      this.xq = this.runtime.alloc(bytes);
+    }
+  }
+
+  rmsNorm(out: F32Buf, x: F32Buf, w: Float32Array, N: number, C: number, eps: number, plusOne: boolean): void {
+    this.run(plusOne ? "rmsNormPlusOne" : "rmsNorm", [out.ptr, x.ptr, this.vectorPtr(w), C, eps], N, 1, N * C);
+  }
+
+  rope(x: F32Buf, tables: RopeTables, positions: I32Buf, T: number, NH: number, D: number): void {
+    this.run("rope", [x.ptr, tables.cos.ptr, tables.sin.ptr, positions.ptr, NH, D], T * NH, 1, T * NH * D);
+  }
+
+  attention(
+    out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
+    T: number, H: number, G: number, D: number, pos0: number, window: number, scale: number, softcap: number,
+  ): void {
+    const perThread = Math.floor(scores.view.length / this.threads) * 4;
+    const span = window > 0 ? Math.min(window, pos0 + T) : pos0 + T;
+    const work = T * H * span * D * 2;
+    this.run(
+      "attention",
+      [out.ptr, q.ptr, k.ptr, v.ptr, scores.ptr, T, H, G, D, pos0, window, scale, softcap],
+      H, 1, work, 4, perThread,
+    );
+  }
+
+  add(out: F32Buf, a: F32Buf, b: F32Buf, N: number): void {
+    this.run("add", [out.ptr, a.ptr, b.ptr], N, 16, N);
+  }
+
+  gated(out: F32Buf, gate: F32Buf, up: F32Buf, N: number, activation: "silu" | "gelu_pytorch_tanh"): void {
+    this.run(activation === "silu" ? "swiglu" : "geglu", [out.ptr, gate.ptr, up.ptr], N, 16, N * 8);
+  }
+
+  async close(): Promise<void> {
+    await this.runtime.close();
+  }
+}
+
+function unprepared(what: string): InferenceError {
+  return new InferenceError({
+    code: "internal",
+    op: "cpu.forward",
+    message: `${what} was not placed in the WebAssembly arena (prepare() was not called with these weights)`,
+  });
+}
