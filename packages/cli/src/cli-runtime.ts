@@ -3,7 +3,8 @@
  * bundled default model lives. `default-runtime.ts` wires it to the real registry and the cpu package; tests may
  * hand in their own. This file is not an abstraction over backends: it only names the calls the command makes.
  */
-import type { Capability, LoadOption, Result, TextModel } from "@dappcore/inference";
+import type { Adapter, Capability, LoadOption, LoRAConfig, Result, TextModel } from "@dappcore/inference";
+import type { DatasetOptions, PreparedDataset, runTraining, TrainerModel } from "@dappcore/inference-cpu";
 
 /** One registered backend as `inference backends` shows it. */
 export interface BackendEntry {
@@ -30,6 +31,33 @@ export interface ConvertRequest {
   readonly signal: AbortSignal;
 }
 
+/** How `inference train` asks for a trainable model. */
+export interface TrainableLoadRequest {
+  /** "lora": the base stays frozen and an adapter trains; "full": every weight trains. */
+  readonly trainingMode: "lora" | "full";
+  /** Seed of the LoRA initialisation and dropout. */
+  readonly seed: number;
+  /** Worker threads of the kernels; undefined lets the backend choose. */
+  readonly threads?: number;
+  readonly signal: AbortSignal;
+}
+
+/** A trainable model as `inference train` drives it: the training loop's surface and the ways to write the result. */
+export interface CliTrainableModel extends TrainerModel {
+  applyLoRA(config?: Partial<LoRAConfig>): Result<Adapter>;
+  /** Writes the trained weights as a complete Hugging Face model directory (full mode). */
+  saveWeights(dir: string): Promise<Result<void>>;
+  close(): Promise<Result<void>>;
+}
+
+/** What `inference train` needs from the bundled cpu package. */
+export interface TrainingKit {
+  loadTrainable(path: string, request: TrainableLoadRequest): Promise<Result<CliTrainableModel>>;
+  /** Reads a JSONL dataset with the tokenizer of the model directory `modelDir`. Throws `InferenceError`s. */
+  loadDataset(path: string, modelDir: string, options: DatasetOptions): Promise<PreparedDataset>;
+  readonly runTraining: typeof runTraining;
+}
+
 export interface CliRuntime {
   /** The command's version (package.json). */
   readonly version: string;
@@ -40,4 +68,6 @@ export interface CliRuntime {
   backends(): BackendEntry[];
   /** Converts a Hugging Face directory to a GGUF file; resolves with the bytes written. Throws `InferenceError`s. */
   convert(dir: string, outPath: string, request: ConvertRequest): Promise<number>;
+  /** The training kit for `inference train`; absent where the runtime cannot train. Throws when it cannot be loaded. */
+  training?(): Promise<TrainingKit>;
 }

@@ -1,15 +1,17 @@
 /**
  * The runtime the installed command uses: the contract's registry (with the cpu backend registered by importing
- * its package), the GGUF converter, the version from package.json, and the bundled model directory next to dist/.
+ * its package), the GGUF converter, the training kit, the version from package.json, and the bundled model
+ * directory next to dist/.
  * The cpu package is imported when the runtime is made, not at module load, so `--help` and `--version` work and a
  * broken install gives a message instead of a stack trace. Tests may hand the commands a runtime of their own.
  */
 import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { InferenceError, loadModel } from "@dappcore/inference";
+import { fail, InferenceError, loadModel, ok, type Result } from "@dappcore/inference";
 import { CliFailure } from "./cli-failure.js";
-import type { CliRuntime, ConvertRequest } from "./cli-runtime.js";
+import type { DatasetOptions, PreparedDataset } from "@dappcore/inference-cpu";
+import type { CliRuntime, CliTrainableModel, ConvertRequest, TrainingKit } from "./cli-runtime.js";
 import { readConvertProgress } from "./convert-progress.js";
 import { registeredBackends } from "./registered-backends.js";
 
@@ -67,6 +69,45 @@ export async function convertWithCpuPackage(cpu: Record<string, unknown>, dir: s
   return (await stat(outPath)).size;
 }
 
+/** The methods `inference train` calls on a trainable model. */
+const trainableMethods = ["loss", "backward", "step", "zeroGrad", "setLearningRate", "saveTrainingState", "loadTrainingState", "applyLoRA", "saveWeights", "close"];
+
+function cannotTrain(message: string): InferenceError {
+  return new InferenceError({ code: "unsupported", op: "inference.train", message, remedy: "update @dappcore/inference-cpu" });
+}
+
+type LoadTrainable = (path: string, options: Record<string, unknown>) => Promise<Result<unknown>>;
+type LoadJsonlDataset = (path: string, tokenizer: unknown, options: DatasetOptions) => Promise<PreparedDataset>;
+
+/** The training kit over the cpu package: its backend's loadTrainable, its dataset reader and its training loop. */
+export function trainingKitFrom(cpu: Record<string, unknown>): TrainingKit {
+  const backend = cpu.cpuBackend as { loadTrainable?: LoadTrainable } | undefined;
+  const pieces = { runTraining: cpu.runTraining, loadJsonlDataset: cpu.loadJsonlDataset, loadTokenizer: cpu.loadTokenizer };
+  const missing = Object.entries(pieces).filter(([, f]) => typeof f !== "function").map(([k]) => k);
+  const loadTrainable = backend?.loadTrainable;
+  if (typeof loadTrainable !== "function") missing.unshift("cpuBackend.loadTrainable");
+  if (missing.length > 0 || loadTrainable === undefined) {
+    throw cannotTrain(`this build of @dappcore/inference-cpu cannot train (missing ${missing.join(", ")})`);
+  }
+  const load = loadTrainable.bind(backend);
+  const loadJsonlDataset = pieces.loadJsonlDataset as LoadJsonlDataset;
+  const loadTokenizer = pieces.loadTokenizer as (dir: string) => Promise<unknown>;
+  return {
+    loadTrainable: async (path, request) => {
+      const { trainingMode, seed, threads, signal } = request;
+      const r = await load(path, { trainingMode, seed, signal, ...(threads === undefined ? {} : { threads }) });
+      if (!r.ok) return r;
+      const model = r.value as Record<string, unknown>;
+      const lacking = trainableMethods.filter((m) => typeof model[m] !== "function");
+      if (lacking.length === 0) return ok(model as unknown as CliTrainableModel);
+      if (typeof model.close === "function") await (model.close as () => Promise<unknown>)();
+      return fail(cannotTrain(`the cpu backend's trainable model lacks ${lacking.join(", ")}`));
+    },
+    loadDataset: async (path, modelDir, options) => loadJsonlDataset(path, await loadTokenizer(modelDir), options),
+    runTraining: pieces.runTraining as TrainingKit["runTraining"],
+  };
+}
+
 /** The runtime over the real registry; `bundled` is what `importBundledBackends()` answered. */
 export function defaultRuntime(bundled: BundledBackends): CliRuntime {
   return {
@@ -78,5 +119,6 @@ export function defaultRuntime(bundled: BundledBackends): CliRuntime {
     },
     backends: registeredBackends,
     convert: async (dir, outPath, request) => convertWithCpuPackage(bundledModule(bundled), dir, outPath, request),
+    training: async () => trainingKitFrom(bundledModule(bundled)),
   };
 }

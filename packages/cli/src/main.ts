@@ -11,6 +11,7 @@ import { runChat } from "./commands/chat.js";
 import { runConvert } from "./commands/convert.js";
 import { runGenerate } from "./commands/generate.js";
 import { runInfo } from "./commands/info.js";
+import { runTrain } from "./commands/train.js";
 import { reportError } from "./report-error.js";
 
 type Command = (args: readonly string[], io: CliIO, runtime: CliRuntime) => Promise<number>;
@@ -21,6 +22,7 @@ const commands: Readonly<Record<string, Command>> = {
   info: runInfo,
   backends: runBackends,
   convert: runConvert,
+  train: runTrain,
 };
 
 export const mainHelp = `Usage: inference <command> [flags]
@@ -33,6 +35,7 @@ Commands:
   info [DIR]               model architecture, sizes, quantisation and capabilities
   backends                 registered backends, whether they can run here, and their capabilities
   convert DIR OUT.gguf     write a model directory as a GGUF file for llama.cpp tools
+  train --data F --out D   fine-tune on a JSONL dataset (LoRA adapter or full weights)
 
 Flags:
   -h, --help               show help (also: inference <command> --help)

@@ -46,7 +46,7 @@ describe("inference (top level)", () => {
     const { runtime } = await scriptedSetup();
     const f = fakeIO();
     expect(await runCli(["generat", "x"], f.io, runtime)).toBe(2);
-    expect(f.stderr()).toBe('inference: unknown command "generat" (commands: generate, chat, info, backends, convert)\nRun "inference --help" for usage.\n');
+    expect(f.stderr()).toBe('inference: unknown command "generat" (commands: generate, chat, info, backends, convert, train)\nRun "inference --help" for usage.\n');
     const g = fakeIO();
     expect(await runCli(["--verbose"], g.io, runtime)).toBe(2);
     expect(g.stderr()).toContain('inference: unknown flag "--verbose" (commands: ');

@@ -23,6 +23,8 @@ export interface TrainerModel {
   loadTrainingState(dir: string): Promise<Result<void>>;
   /** The loss without dropout and without keeping activations for a backward, for evaluation; `loss` when absent. */
   evalLoss?(batch: TrainingBatch): Promise<Result<Loss>>;
+  /** Tells the model the epoch of the coming step (for the model's own `training` probe events), when it wants it. */
+  setEpoch?(epoch: number): void;
 }
 
 /** One split of a prepared dataset: the batches of an epoch, the same for the same epoch (`loadJsonlDataset`'s splits). */

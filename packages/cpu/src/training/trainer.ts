@@ -4,8 +4,9 @@
  * any `TrainerModel` (the cpu backend's trainable model) and reports through hooks and `training` probe events.
  *
  * Resume is exact: a checkpoint holds the model's training state and the loop's position (epoch, next batch), the
- * data order is a function of the epoch, and evaluation and checkpoints happen at the same steps either way, so a
- * resumed run computes the same losses as an uninterrupted one. This file does not compute losses or gradients,
+ * data order is a function of the shuffle seed and the epoch (fingerprinted, so other data is refused), and
+ * evaluation and checkpoints happen at the same steps either way, so a resumed run computes the same losses as an
+ * uninterrupted one, as far as the model's saved state is complete (the cpu model's omits LoRA dropout masks). This file does not compute losses or gradients,
  * read datasets (`dataset.ts`) or know the checkpoint layout (`trainer-checkpoint.ts`).
  */
 import { InferenceError, type Loss, type TrainingBatch } from "@dappcore/inference";
@@ -211,6 +212,7 @@ export async function runTraining(model: TrainerModel, data: TrainingData, opts:
     if (stepTargets === 0) throw trainerInvalid(`the batches of step ${pos.step + 1} have no target token`, { step: pos.step + 1 });
     const learningRate = plan.schedule(pos.step);
     model.setLearningRate(learningRate);
+    model.setEpoch?.(pos.epoch);
     const started = now();
     let weighted = 0;
     let counted = 0;

@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newProbeBus, probeSinkFunc, type ProbeEvent } from "@dappcore/inference";
+import { CpuBackend } from "../../src/backend.js";
 import { makeRandomCheckpoint } from "../../src/checkpoint/random-checkpoint.js";
+import type { CpuTrainableModel } from "../../src/training/cpu-trainable-model.js";
 import { loadTokenizer } from "../../src/text/tokenizer.js";
 import { loadJsonlDataset, type PreparedDataset } from "../../src/training/dataset.js";
 import { runTraining } from "../../src/training/trainer.js";
@@ -108,5 +110,44 @@ describe("runTraining on a tiny checkpoint", () => {
     expect(secondLosses).toEqual(wholeLosses.slice(stopAt));
     expect(resumed.finalEvalLoss).toBe(wholeRun.finalEvalLoss);
     expect(resumed.evals.map((e) => [e.step, e.loss])).toEqual(wholeRun.evals.filter((e) => e.step > stopAt).map((e) => [e.step, e.loss]));
+  });
+
+  it("drives the backend's CpuTrainableModel: the loss falls, and abort + resume repeats the uninterrupted run", async () => {
+    const load = async () => {
+      const r = await new CpuBackend().loadTrainable(modelDir, { trainingMode: "lora", seed: 1 });
+      if (!r.ok) throw r.error;
+      const m = r.value as CpuTrainableModel;
+      const adapter = m.applyLoRA(lora.lora);
+      if (!adapter.ok) throw adapter.error;
+      return m;
+    };
+    const opts = (dir: string): TrainingOptions => ({
+      maxSteps: 12,
+      gradientAccumulation: 2,
+      schedule: { kind: "cosine", lr: 2e-2, warmupSteps: 2 },
+      evalAtStart: true,
+      checkpointDir: dir,
+    });
+    const whole = await load();
+    const wholeLosses: number[] = [];
+    const run = await runTraining(whole, data, opts(join(root, "cpu-whole")), { onStep: (p) => void wholeLosses.push(p.loss) });
+    await whole.close();
+    expect(run.finalEvalLoss!).toBeLessThan(run.evals[0]!.loss * 0.6);
+
+    const controller = new AbortController();
+    const first = await load();
+    const dir = join(root, "cpu-split");
+    const stopped = await runTraining(first, data, { ...opts(dir), signal: controller.signal }, {
+      onStep: (p) => void (p.step === 7 && controller.abort()),
+    });
+    await first.close();
+    expect([stopped.stopped, stopped.steps]).toEqual(["aborted", 7]);
+
+    const second = await load();
+    const losses: number[] = [];
+    const resumed = await runTraining(second, data, { ...opts(dir), resume: true }, { onStep: (p) => void losses.push(p.loss) });
+    await second.close();
+    expect(losses).toEqual(wholeLosses.slice(7));
+    expect(resumed.finalEvalLoss).toBe(run.finalEvalLoss);
   });
 });

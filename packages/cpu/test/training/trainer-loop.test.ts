@@ -52,8 +52,8 @@ describe("runTraining: the loop", () => {
     }, { onStep: (p) => void steps.push({ step: p.step, epoch: p.epoch, loss: p.loss, lr: p.learningRate }) });
     expect(model.calls).toEqual([
       "zeroGrad",
-      "lr 0.5", "loss", "backward", "loss", "backward", "step", "zeroGrad",
-      "lr 0.5", "loss", "backward", "step", "zeroGrad",
+      "lr 0.5", "epoch 0", "loss", "backward", "loss", "backward", "step", "zeroGrad",
+      "lr 0.5", "epoch 0", "loss", "backward", "step", "zeroGrad",
     ]);
     expect(model.scales).toEqual([3 / 4, 1 / 4, 1]);
     // Step 1: (2·3 + 1·1) / 4; step 2: a lone batch of loss 2.
@@ -72,6 +72,7 @@ describe("runTraining: the loop", () => {
     expect(s.steps).toBe(7);
     expect(s.epochs).toBeCloseTo(7 / 3, 12);
     expect(progress.map((p) => p[1])).toEqual([0, 0, 0, 1, 1, 1, 2]);
+    expect(model.calls.filter((c) => c.startsWith("epoch "))).toEqual(["epoch 0", "epoch 0", "epoch 0", "epoch 1", "epoch 1", "epoch 1", "epoch 2"]);
     expect(progress[0]![2]).toBe(3);
     expect(asked).toEqual([0, 1, 2]);
     const e = await runTraining(new ScriptedTrainerModel(), { train: split([seq(2), seq(2)]) }, { epochs: 3 });

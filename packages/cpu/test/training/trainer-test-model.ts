@@ -135,6 +135,10 @@ export class ScriptedTrainerModel implements TrainerModel {
     this.calls.push(`lr ${lr}`);
   }
 
+  setEpoch(epoch: number): void {
+    this.calls.push(`epoch ${epoch}`);
+  }
+
   async saveTrainingState(dir: string): Promise<Result<void>> {
     if (this.stateError) return fail(this.stateError);
     this.savedStates.push(dir);
