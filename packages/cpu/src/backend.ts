@@ -2,7 +2,8 @@
  * The `cpu` backend: loads Hugging Face model directories into `CpuTextModel`s. Always available (it needs only
  * Node). Loading reads a Hugging Face directory or a GGUF file: the tokenizer and the weights (into the
  * WebAssembly arena of the fast kernels, quantised when asked; see engine/engine-options.ts for `kernels`,
- * `threads`, `quantization`); everything after that is in `model/`.
+ * `threads`, `quantization`), and a PEFT LoRA adapter from withAdapterPath; everything after that is in `model/`.
+ * `loadTrainable` wraps such a model in a `CpuTrainableModel` (training/).
  */
 import {
   applyLoadOpts,
@@ -13,6 +14,7 @@ import {
   type LoadOption,
   type Result,
   type TextModel,
+  type TrainableModel,
 } from "@dappcore/inference";
 import { createTokenizer, loadTokenizer, type Tokenizer } from "./text/tokenizer.js";
 import { loadGGUFCheckpoint } from "./loader/gguf-checkpoint.js";
@@ -22,6 +24,9 @@ import { readEngineOptions } from "./engine/engine-options.js";
 import { WasmRuntime } from "./engine/wasm-runtime.js";
 import { CpuTextModel } from "./model/cpu-text-model.js";
 import { backendCapabilities } from "./capabilities.js";
+import { readEngineAdapter } from "./model/adapter-loading.js";
+import { CpuTrainableModel } from "./training/cpu-trainable-model.js";
+import { readTrainableOptions } from "./training/cpu-trainable-options.js";
 
 export class CpuBackend implements Backend {
   readonly name = "cpu";
@@ -45,13 +50,6 @@ export class CpuBackend implements Backend {
           code: "unsupported",
           op: "inference.withGPULayers",
           message: `the cpu backend has no GPU layers (gpuLayers ${load.gpuLayers}); use 0 or leave it unset`,
-        });
-      }
-      if (load.adapterPath !== "") {
-        throw new InferenceError({
-          code: "unsupported",
-          op: "inference.withAdapterPath",
-          message: "LoRA adapters are not supported by the cpu backend yet",
         });
       }
       const engine = readEngineOptions(load);
@@ -85,9 +83,43 @@ export class CpuBackend implements Backend {
           });
           tokenizer = await loadTokenizer(path);
         }
-        return new CpuTextModel({ checkpoint, tokenizer, load, engine, runtime }) as TextModel;
+        // A bad adapter fails the load here, before the model exists; the catch below closes the runtime.
+        const adapter = load.adapterPath !== "" ? await readEngineAdapter(load.adapterPath, checkpoint.config) : undefined;
+        return new CpuTextModel({ checkpoint, tokenizer, load, engine, runtime, adapter }) as TextModel;
       } catch (e) {
         await runtime?.close();
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Loads a model that trains (`CpuTrainableModel`): every load option of `loadModel` (an adapter from
+   * withAdapterPath is trained on in LoRA mode and merged into the weights in full mode), plus the training options
+   * of `TrainableLoadOptions` (`trainingMode`, `learningRate`, `weightDecay`, `betas`, `maxGradNorm`, `seed`).
+   * Errors: those of `loadModel`; `invalid_argument` naming a bad training option; `unsupported` for quantised
+   * weights (training needs F32, F16 or BF16).
+   */
+  loadTrainable(path: string, ...opts: LoadOption[]): Promise<Result<TrainableModel>> {
+    return resultOf("cpu.loadTrainable", async () => {
+      const load = applyLoadOpts(opts);
+      const options = readTrainableOptions(load);
+      const loaded = await this.loadModel(path, ...opts);
+      if (!loaded.ok) throw loaded.error;
+      const model = loaded.value as CpuTextModel;
+      try {
+        if (model.info().quantBits !== 0) {
+          throw new InferenceError({
+            code: "unsupported",
+            op: "cpu.loadTrainable",
+            message: `training needs F32, F16 or BF16 weights; "${path}" loads as ${model.info().quantBits}-bit quantised weights`,
+            details: { path },
+          });
+        }
+        const adapter = load.adapterPath !== "" ? await readEngineAdapter(load.adapterPath, model.loaded.checkpoint.config) : undefined;
+        return CpuTrainableModel.create({ model, options, adapter }) as TrainableModel;
+      } catch (e) {
+        await model.close();
         throw e;
       }
     });

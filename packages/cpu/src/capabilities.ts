@@ -15,9 +15,11 @@ const base: readonly Capability[] = [
   supportedCapability(CapabilityId.requestCancel, "runtime"),
   supportedCapability(CapabilityId.probeEvents, "probe"),
   supportedCapability(CapabilityId.probeLogits, "probe"),
-  plannedCapability(CapabilityId.loraInference, "model", "PEFT adapters are planned (issue 5)"),
-  plannedCapability(CapabilityId.loraTraining, "training", "training is planned (issue 5)"),
 ];
+
+const LORA_INFERENCE = "PEFT LoRA adapters, unmerged (withAdapterPath, loadAdapter/unloadAdapter on the model)";
+const LORA_TRAINING =
+  "loadTrainable: LoRA (PEFT adapters) or full fine-tuning, AdamW, gradient accumulation, resumable training state";
 
 const QUANTIZATION_DETAIL =
   "load-time Q8_0/Q4_0 (llama.cpp blocks of 32, activations quantised to Q8 as llama.cpp does) from F32/F16/BF16: " +
@@ -29,6 +31,8 @@ export function backendCapabilities(): readonly Capability[] {
     supportedCapability(CapabilityId.modelLoad, "runtime", "Hugging Face directories: safetensors F32/F16/BF16"),
     supportedCapability(CapabilityId.chatTemplate, "model"),
     ...base,
+    supportedCapability(CapabilityId.loraInference, "model", LORA_INFERENCE),
+    supportedCapability(CapabilityId.loraTraining, "training", LORA_TRAINING),
     supportedCapability(CapabilityId.quantization, "runtime", QUANTIZATION_DETAIL),
   ];
 }
@@ -40,11 +44,19 @@ export interface ModelCapabilityFacts {
   readonly quantization?: Quantization;
   readonly kernels?: KernelSet;
   readonly threads?: number;
+  /** The LoRA adapter in use, if any. */
+  readonly adapter?: { readonly path: string; readonly rank: number; readonly alpha: number; readonly modules: number };
+  /** True for a trainable model (adds `lora.training`). */
+  readonly trainable?: boolean;
 }
 
 /** A loaded model's list; `chat.template` only when the checkpoint has one; `quantization` when it is quantised. */
 export function modelCapabilities(opts: ModelCapabilityFacts): readonly Capability[] {
   const list = opts.hasChatTemplate ? [supportedCapability(CapabilityId.chatTemplate, "model"), ...base] : [...base];
+  const a = opts.adapter;
+  const active = a === undefined ? "; none active" : `; active: ${a.path === "" ? "trained in memory" : a.path} (r=${a.rank}, alpha=${a.alpha}, ${a.modules} modules)`;
+  list.push(supportedCapability(CapabilityId.loraInference, "model", LORA_INFERENCE + active));
+  if (opts.trainable === true) list.push(supportedCapability(CapabilityId.loraTraining, "training", LORA_TRAINING));
   const q = opts.quantization;
   if (q !== undefined) {
     const kernels = `${opts.kernels ?? "reference"} kernels, ${opts.threads ?? 1} thread(s)`;

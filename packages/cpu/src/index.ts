@@ -11,6 +11,12 @@ import { CpuBackend } from "./backend.js";
 
 export { CpuBackend } from "./backend.js";
 export { CpuTextModel } from "./model/cpu-text-model.js";
+export type { ActiveAdapterInfo } from "./model/adapter-loading.js";
+export { CpuTrainableModel } from "./training/cpu-trainable-model.js";
+export type { SaveWeightsOptions } from "./training/cpu-trainable-model.js";
+export { withTraining } from "./training/cpu-trainable-options.js";
+export type { TrainableLoadOptions } from "./training/cpu-trainable-options.js";
+export type { EngineAdapter, EngineLoraModule } from "./engine/lora-slots.js";
 export { makeRandomCheckpoint } from "./checkpoint/random-checkpoint.js";
 export type { RandomCheckpointSpec } from "./checkpoint/random-checkpoint.js";
 export { byteLevelTokenizer } from "./checkpoint/byte-level-tokenizer.js";

@@ -48,6 +48,8 @@ export interface ForwardKernels {
   i32(n: number): I32Buf;
   /** Makes the weights reachable by the kernels (WebAssembly: places what is not in the arena yet). */
   prepare(w: ModelWeights<AnyLinearWeight>): void;
+  /** Makes one more matrix reachable by `linear` (a LoRA A or B living in a buffer from `f32`). */
+  prepareMatrix(w: AnyLinearWeight): void;
   /** out (T, C) = rows ids (T) of w (V, C) · scale. */
   embed(out: F32Buf, ids: I32Buf, w: AnyLinearWeight, scale: number, T: number): void;
   /** outs[i] (T, O_i) = x (T, C) · ws[i]ᵀ (+ bias); the weights share x (quantised once for Q8_0/Q4_0). */

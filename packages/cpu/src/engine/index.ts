@@ -5,6 +5,7 @@
  */
 export { Transformer, type TransformerOptions, type ForwardOptions } from "./transformer.js";
 export { KVCache, kvCacheBytes } from "./kv-cache.js";
+export { loraModuleShapes, type EngineAdapter, type EngineLoraModule } from "./lora-slots.js";
 export { ropeInverseFrequencies } from "./rope-frequencies.js";
 export { bindModelWeights, bindEngineWeights, type ModelWeights, type LayerWeights } from "./model-weights.js";
 export {

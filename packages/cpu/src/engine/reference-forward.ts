@@ -24,6 +24,10 @@ export class ReferenceForwardKernels implements ForwardKernels {
     // Reference kernels read the weights where they are.
   }
 
+  prepareMatrix(): void {
+    // As prepare.
+  }
+
   embed(out: F32Buf, ids: I32Buf, w: AnyLinearWeight, scale: number, T: number): void {
     embed(out.view, ids.view, w, scale, T);
   }

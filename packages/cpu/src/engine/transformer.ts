@@ -15,6 +15,7 @@ import { KVCache } from "./kv-cache.js";
 import { bindEngineWeights, type ModelWeights } from "./model-weights.js";
 import type { AnyLinearWeight } from "./linear.js";
 import { CacheBlocks } from "./cache-blocks.js";
+import { LoraSlots, type BoundLora, type EngineAdapter, type LayerLora } from "./lora-slots.js";
 import { ReferenceForwardKernels } from "./reference-forward.js";
 import { ropeInverseFrequencies } from "./rope-frequencies.js";
 import { WasmForwardKernels } from "./wasm-forward.js";
@@ -82,6 +83,8 @@ export class Transformer {
   private ropeLocal!: RopeTables; // (P, D/2) each
   private scores!: F32Buf; // (threads, P)
   private readonly blocks: CacheBlocks | undefined; // KV-cache memory reuse (WebAssembly arena only)
+  private loraSlots: LoraSlots | undefined; // made by the first setAdapter
+  private lora: readonly LayerLora[] | undefined; // (numLayers), the current adapter
 
   // Scratch; R = maxBatchTokens rows.
   private readonly ids: I32Buf; // (R)
@@ -282,6 +285,31 @@ export class Transformer {
     });
   }
 
+  /**
+   * Layers a LoRA adapter over the base weights, unmerged: after each targeted projection, y += scale · B (A x)
+   * (two small matmuls per target). The adapter's A and B are copied (into the arena on the WebAssembly path; the
+   * buffers of a replaced adapter with the same shapes are reused), so the caller may change its arrays afterwards
+   * and call again to sync. `undefined` removes the adapter. Applies from the next forward call; KV caches filled
+   * under another adapter keep the keys and values computed then.
+   * Throws `invalid_argument` naming the module for a module that is not a projection of this model, a bad rank or
+   * scale, sizes that do not fit, or non-finite values; the current adapter stays then.
+   */
+  setAdapter(adapter: EngineAdapter | undefined): void {
+    if (adapter === undefined) {
+      this.lora = undefined;
+      this.loraSlots?.releaseAll();
+      return;
+    }
+    this.loraSlots ??= new LoraSlots(this.config, this.k, this.maxBatchTokens);
+    const layers = this.loraSlots.bind(adapter);
+    this.lora = adapter.modules.size > 0 ? layers : undefined;
+  }
+
+  /** Whether an adapter is set. */
+  get hasAdapter(): boolean {
+    return this.lora !== undefined;
+  }
+
   /** Ends the worker threads of a runtime this engine made itself (not one passed in). Idempotent. */
   async close(): Promise<void> {
     if (this.ownsKernels) await this.k.close();
@@ -298,6 +326,7 @@ export class Transformer {
     const plusOne = cfg.normPlusOne;
     const { k, x, xn, proj, q, kk, v, att, gate, up, positions } = this;
     const GD = G * D;
+    const lora = this.lora;
 
     k.embed(x, this.ids, this.w.embedTokens, cfg.embeddingScale, T);
 
@@ -310,6 +339,12 @@ export class Transformer {
       // Attention sublayer.
       k.rmsNorm(xn, x, lw.inputLayernorm, T, C, eps, plusOne);
       k.linear([q, kk, v], xn, [lw.qProj, lw.kProj, lw.vProj], T);
+      const ll = lora?.[l];
+      if (ll !== undefined) {
+        this.loraDelta(q, xn, ll.qProj, T);
+        this.loraDelta(kk, xn, ll.kProj, T);
+        this.loraDelta(v, xn, ll.vProj, T);
+      }
       if (lw.qNorm !== undefined && lw.kNorm !== undefined) {
         k.rmsNorm(q, q, lw.qNorm, T * H, D, eps, plusOne);
         k.rmsNorm(kk, kk, lw.kNorm, T * G, D, eps, plusOne);
@@ -331,6 +366,7 @@ export class Transformer {
         }
       }
       k.linear([proj], att, [lw.oProj], T);
+      if (ll !== undefined) this.loraDelta(proj, att, ll.oProj, T);
       if (lw.preFeedforwardLayernorm !== undefined && lw.postFeedforwardLayernorm !== undefined) {
         // gemma3: norm the sublayer output before the residual add, then pre-norm the MLP input.
         k.rmsNorm(proj, proj, lw.postAttentionLayernorm, T, C, eps, plusOne);
@@ -343,11 +379,25 @@ export class Transformer {
 
       // MLP sublayer: down(act(gate(x)) · up(x)).
       k.linear([gate, up], xn, [lw.gateProj, lw.upProj], T);
+      if (ll !== undefined) {
+        this.loraDelta(gate, xn, ll.gateProj, T);
+        this.loraDelta(up, xn, ll.upProj, T);
+      }
       k.gated(gate, gate, up, T * F, cfg.activation);
       k.linear([proj], gate, [lw.downProj], T);
+      if (ll !== undefined) this.loraDelta(proj, gate, ll.downProj, T);
       if (lw.postFeedforwardLayernorm !== undefined) k.rmsNorm(proj, proj, lw.postFeedforwardLayernorm, T, C, eps, plusOne);
       k.add(x, x, proj, T * C);
     }
+  }
+
+  /** out (T, O) += (scale·B) (A x): h (T, r) = x (T, in) · Aᵀ, delta (T, O) = h · (scale·B)ᵀ. */
+  private loraDelta(out: F32Buf, x: F32Buf, pair: BoundLora | undefined, T: number): void {
+    if (pair === undefined) return;
+    const slots = this.loraSlots!;
+    this.k.linear([slots.h], x, [pair.a], T);
+    this.k.linear([slots.delta], slots.h, [pair.b], T);
+    this.k.add(out, out, slots.delta, T * pair.b.O);
   }
 
   /** out (N, V) = lm_head(norm(x rows row0 .. row0+N−1)), soft-capped when the model says so. */

@@ -46,16 +46,7 @@ export class WasmForwardKernels implements ForwardKernels {
 
   /** Finds each matrix in the arena (or copies it in), and copies the float32 vectors (norm weights) in. */
   prepare(w: ModelWeights<AnyLinearWeight>): void {
-    const matrix = (m: AnyLinearWeight) => {
-      if (this.matrices.has(m)) return;
-      const bytes = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-      let ptr = this.runtime.offsetOf(bytes);
-      if (ptr < 0) {
-        ptr = this.runtime.alloc(bytes.byteLength);
-        this.runtime.u8(ptr, bytes.byteLength).set(bytes);
-      }
-      this.matrices.set(m, ptr);
-    };
+    const matrix = (m: AnyLinearWeight) => this.prepareMatrix(m);
     const vector = (v: Float32Array | undefined) => {
       if (v === undefined || this.vectors.has(v)) return;
       const ptr = this.runtime.alloc(v.byteLength);
@@ -71,6 +62,18 @@ export class WasmForwardKernels implements ForwardKernels {
         vector(v);
       }
     }
+  }
+
+  /** Finds the matrix in the arena (or copies it in, once). */
+  prepareMatrix(m: AnyLinearWeight): void {
+    if (this.matrices.has(m)) return;
+    const bytes = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+    let ptr = this.runtime.offsetOf(bytes);
+    if (ptr < 0) {
+      ptr = this.runtime.alloc(bytes.byteLength);
+      this.runtime.u8(ptr, bytes.byteLength).set(bytes);
+    }
+    this.matrices.set(m, ptr);
   }
 
   /**

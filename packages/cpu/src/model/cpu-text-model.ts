@@ -1,7 +1,7 @@
 /**
  * The `cpu` backend's TextModel: a loaded checkpoint (weights, tokenizer, engine) and the streams, classify and batch
- * calls of the contract over it. The decode loop itself is in `decode-loop.ts`; loading in `../loader`; numeric work
- * in `../engine`.
+ * calls of the contract over it, and its LoRA adapter (loadAdapter / unloadAdapter). The decode loop itself is in
+ * `decode-loop.ts`; loading in `../loader`; numeric work in `../engine`.
  */
 import {
   applyGenerateOpts,
@@ -35,6 +35,8 @@ import { emptyMetrics } from "./metrics.js";
 import { SlotPool } from "./slot-pool.js";
 import { runDecode, runBatchDecode, runClassify, type DecodeContext } from "./decode-loop.js";
 import { modelCapabilities } from "../capabilities.js";
+import type { EngineAdapter } from "../engine/lora-slots.js";
+import { readEngineAdapter, type ActiveAdapterInfo } from "./adapter-loading.js";
 
 export interface CpuModelParts {
   readonly checkpoint: LoadedCheckpoint;
@@ -44,6 +46,8 @@ export interface CpuModelParts {
   readonly engine?: CpuEngineOptions;
   /** The WebAssembly runtime whose arena holds the weights (wasm kernels); the model closes it. */
   readonly runtime?: WasmRuntime;
+  /** A LoRA adapter to run over the base weights from the start (read by `readEngineAdapter`). Default: none. */
+  readonly adapter?: { readonly adapter: EngineAdapter; readonly info: ActiveAdapterInfo };
 }
 
 /** Default KV-cache length when neither the caller nor memory asks otherwise: the checkpoint's, capped. */
@@ -59,6 +63,7 @@ export class CpuTextModel implements TextModel {
   /** What the weights are stored as: quantised at load time or read as Q8_0/Q4_0 from a GGUF file. */
   private readonly quantization: Quantization | undefined;
   private lastError: InferenceError | undefined;
+  private adapterInfo: ActiveAdapterInfo | undefined;
   private lastMetrics: GenerateMetrics = emptyMetrics;
   private closed = false;
   private active = 0;
@@ -98,6 +103,10 @@ export class CpuTextModel implements TextModel {
     this.slots = new SlotPool(this.caches);
     this.quantization = weightQuantization(checkpoint.weights);
     this.probeBus = load.probeBus;
+    if (parts.adapter !== undefined) {
+      this.transformer.setAdapter(parts.adapter.adapter);
+      this.adapterInfo = parts.adapter.info;
+    }
     this.eosIds = [...new Set([...checkpoint.generation.eosTokenIds, ...config.eosTokenIds, ...tokenizer.eosTokenIds])];
   }
 
@@ -192,7 +201,57 @@ export class CpuTextModel implements TextModel {
       quantization: this.quantization,
       kernels: this.transformer.kernelSet,
       threads: this.transformer.threads,
+      adapter: this.adapterInfo,
     });
+  }
+
+  /**
+   * Layers the PEFT LoRA adapter in `dir` over the base weights (unmerged), replacing the current adapter, without
+   * reloading the base. Applies from the next forward step. On failure (the errors of `readEngineAdapter`: a bad or
+   * unreadable adapter, `closed`) the current adapter, or its absence, stays exactly as it was.
+   * @example const r = await model.loadAdapter("out/adapter"); if (!r.ok) console.error(r.error.message);
+   */
+  async loadAdapter(dir: string): Promise<Result<void>> {
+    const op = "cpu.loadAdapter";
+    try {
+      this.checkOpen(op);
+      const { adapter, info } = await readEngineAdapter(dir, this.parts.checkpoint.config);
+      this.checkOpen(op);
+      this.transformer.setAdapter(adapter);
+      this.adapterInfo = info;
+      return ok();
+    } catch (e) {
+      return fail(toInferenceError(e, op));
+    }
+  }
+
+  /** Removes the adapter (a no-op without one): the base model answers from the next forward step. Fails only with `closed`. */
+  unloadAdapter(): Result<void> {
+    const op = "cpu.unloadAdapter";
+    if (this.closed) return fail(closedError(op));
+    this.transformer.setAdapter(undefined);
+    this.adapterInfo = undefined;
+    return ok();
+  }
+
+  /** The adapter in use, or undefined. */
+  activeAdapter(): ActiveAdapterInfo | undefined {
+    return this.adapterInfo;
+  }
+
+  /**
+   * Sets (or with `undefined` removes) an in-memory adapter, as `loadAdapter` does for a directory: what the trainable
+   * model uses to sync its LoRA weights before generating (one copy of A and B). Throws the engine's `invalid_argument`.
+   */
+  setEngineAdapter(adapter: EngineAdapter | undefined, info: ActiveAdapterInfo | undefined): void {
+    this.checkOpen("cpu.setAdapter");
+    this.transformer.setAdapter(adapter);
+    this.adapterInfo = adapter === undefined ? undefined : info;
+  }
+
+  /** What this model was made from (shared, not copied), and whether it is closed. */
+  get loaded(): CpuModelParts & { readonly contextLen: number; readonly closed: boolean } {
+    return { ...this.parts, contextLen: this.contextLen, closed: this.closed };
   }
 
   async close(): Promise<Result<void>> {

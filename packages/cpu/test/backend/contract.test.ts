@@ -8,6 +8,7 @@ import { runBackendContract } from "@dappcore/inference-testing";
 import { CpuBackend } from "../../src/backend.js";
 import { withQuantization } from "../../src/engine/engine-options.js";
 import { makeRandomCheckpoint } from "../../src/checkpoint/random-checkpoint.js";
+import { loraExercisers } from "../adapters/lora-helpers.js";
 
 const root = mkdtempSync(join(tmpdir(), "cpu-contract-"));
 const backend = new CpuBackend();
@@ -23,6 +24,7 @@ for (const arch of ["llama", "gemma3"]) {
     backend,
     load: (...opts) => backend.loadModel(join(root, arch), ...opts),
     exercisers: {
+      ...loraExercisers(backend, join(root, arch), root),
       // Loads the same checkpoint quantised both ways: info() and the model's capabilities report it, and it generates.
       quantization: async () => {
         for (const [q, bits] of [["q8_0", 8], ["q4_0", 4]] as const) {
