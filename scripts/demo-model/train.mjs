@@ -39,6 +39,7 @@ const recipe = {
   weightDecay: 0.1,
   betas: [0.9, 0.95],
   maxGradNorm: 1,
+  sampling: { do_sample: true, temperature: 0.8, top_p: 0.95, repetition_penalty: 1.1 },
 };
 
 const { makeRandomCheckpoint } = await import(dist("checkpoint/random-checkpoint.js"));
@@ -153,9 +154,10 @@ await writeSafetensors(join(out, "model.safetensors"), tensors, { format: "pt" }
 const config = JSON.parse(readFileSync(join(init, "config.json"), "utf8"));
 config.torch_dtype = "bfloat16";
 writeFileSync(join(out, "config.json"), JSON.stringify(config, null, 2) + "\n");
-for (const f of ["generation_config.json", "tokenizer.json", "tokenizer_config.json"]) {
-  writeFileSync(join(out, f), readFileSync(join(init, f)));
-}
+for (const f of ["tokenizer.json", "tokenizer_config.json"]) writeFileSync(join(out, f), readFileSync(join(init, f)));
+// Sampling defaults for callers that leave them unset: greedy decoding of a model this small loops on one phrase.
+const generation = JSON.parse(readFileSync(join(init, "generation_config.json"), "utf8"));
+writeFileSync(join(out, "generation_config.json"), JSON.stringify({ ...generation, ...recipe.sampling }, null, 2) + "\n");
 writeFileSync(
   join(out, "training.json"),
   JSON.stringify(

@@ -41,7 +41,7 @@ export async function requireModel(location: ModelLocation): Promise<void> {
     case "default":
       throw new CliFailure(
         `the bundled default model is missing (${location.path})`,
-        "create it with `npm run build` in the repository, or pass --model DIR, or set INFERENCE_MODEL",
+        "it ships in packages/cli/model (reproduce it with scripts/demo-model/train.mjs), or pass --model DIR, or set INFERENCE_MODEL",
       );
     case "env":
       throw new CliFailure(

@@ -120,7 +120,7 @@ describe("inference generate: runtime errors exit 1 with a hint", () => {
     const f = fakeIO();
     expect(await runCli(["generate", "p"], f.io, s.runtime)).toBe(1);
     expect(f.stderr()).toBe(`inference: the bundled default model is missing (${s.runtime.defaultModelDir})\n` +
-      "hint: create it with `npm run build` in the repository, or pass --model DIR, or set INFERENCE_MODEL\n");
+      "hint: it ships in packages/cli/model (reproduce it with scripts/demo-model/train.mjs), or pass --model DIR, or set INFERENCE_MODEL\n");
   });
 
   it("an invalid model", async () => {
