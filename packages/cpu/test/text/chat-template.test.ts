@@ -1,14 +1,17 @@
 // Chat templates: the three real templates render exactly as Python Jinja2 does with transformers' settings
-// (reference/render_chat_template.py), and hostile templates fail fast with typed errors naming the limit.
+// (scripts/reference/render_chat_template.py, with Debian's python3-jinja2 3.1.2 in CI), and hostile templates fail fast with typed errors naming the limit.
 import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { isInferenceError } from "@dappcore/inference";
 import { renderChatTemplate, strftime, type ChatTemplateContext, type ChatTemplateLimits } from "../../src/text/chat-template.js";
 import { ourTokenizer, REAL_MODELS } from "./real-tokenizers.js";
 
-const SCRIPT = fileURLToPath(new URL("./reference/render_chat_template.py", import.meta.url));
-const hasJinja2 = spawnSync("python3", ["-c", "import jinja2"]).status === 0;
+const SCRIPT = fileURLToPath(new URL("../../../../scripts/reference/render_chat_template.py", import.meta.url));
+// Debian's interpreter first (CI installs python3-jinja2 for it), else whatever python3 is on PATH.
+const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+const hasJinja2 = spawnSync(PYTHON, ["-c", "import jinja2"]).status === 0;
 if (!hasJinja2 && process.env["CI"]) throw new Error("python3 with jinja2 is required in CI (apt-get install python3-jinja2)");
 
 const CONVERSATIONS: Array<ChatTemplateContext["messages"]> = [
@@ -31,11 +34,12 @@ const CONVERSATIONS: Array<ChatTemplateContext["messages"]> = [
 ];
 
 function pythonRender(template: string, cases: Array<Record<string, unknown>>): Array<{ text?: string; error?: string }> {
-  const out = execFileSync("python3", [SCRIPT], { input: JSON.stringify({ template, cases }), encoding: "utf8" });
+  const out = execFileSync(PYTHON, [SCRIPT], { input: JSON.stringify({ template, cases }), encoding: "utf8" });
   return JSON.parse(out) as Array<{ text?: string; error?: string }>;
 }
 
-describe.skipIf(!hasJinja2)("real chat templates against Python Jinja2 (skipped: python3 jinja2 not installed)", () => {
+const jinjaTitle = `real chat templates against Python Jinja2${hasJinja2 ? "" : " (skipped: python3 jinja2 not installed)"}`;
+describe.skipIf(!hasJinja2)(jinjaTitle, () => {
   it.each(REAL_MODELS)("%s renders exactly as the reference renderer", async (name) => {
     const tok = await ourTokenizer(name);
     const template = tok.chatTemplate as string;
