@@ -74,36 +74,30 @@ export function roundToF16(value: f32): f32 {
   return v128.or(f32x4.mul(mag, f32x4.splat(HALF_MAGIC)), sign);
 }
 
-/** The odd-indexed halves of eight packed IEEE halves as four float32: elements 1, 3, 5, 7. */
+/**
+ * Elements 0..3 of eight packed 16-bit floats, each moved to the high half of a 32-bit lane with zero below
+ * (one interleave with zero): for bfloat16 that is already the float32 value.
+ */
 // @ts-ignore: decorator
-@inline export function f16Odd(v: v128): v128 {
-  const mag = i32x4.shr_u(v128.and(v, i32x4.splat(0x7fff0000)), 3);
-  const sign = v128.and(v, i32x4.splat(0x80000000));
-  return v128.or(f32x4.mul(mag, f32x4.splat(HALF_MAGIC)), sign);
+@inline export function widenLow16(v: v128): v128 {
+  return v128.shuffle<u16>(i32x4.splat(0), v, 0, 8, 1, 9, 2, 10, 3, 11);
 }
 
-/** The even-indexed bfloat16 of eight packed ones as four float32: elements 0, 2, 4, 6. */
+/** Elements 4..7 of eight packed 16-bit floats in the high halves of four 32-bit lanes (see widenLow16). */
 // @ts-ignore: decorator
-@inline export function bf16Even(v: v128): v128 {
-  return i32x4.shl(v, 16);
+@inline export function widenHigh16(v: v128): v128 {
+  return v128.shuffle<u16>(i32x4.splat(0), v, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
-/** The odd-indexed bfloat16 of eight packed ones as four float32: elements 1, 3, 5, 7. */
+/**
+ * Four IEEE halves held in the high halves of 32-bit lanes (widenLow16/High16) to float32. An arithmetic shift
+ * by 3 puts the 15 magnitude bits in float32 position and keeps the sign in bit 31; the mask clears the three
+ * copies of the sign between them; the product by 2^112 rescales, keeping the sign. Exact for finite values,
+ * subnormals included; bitwise equal to f16ToF32.
+ */
 // @ts-ignore: decorator
-@inline export function bf16Odd(v: v128): v128 {
-  return v128.and(v, i32x4.splat(0xffff0000));
-}
-
-/** Elements 0, 2, 4, 6 of the eight float32 in `a`, `b` (they pair with the even halves of a packed chunk). */
-// @ts-ignore: decorator
-@inline export function evenOf(a: v128, b: v128): v128 {
-  return v128.shuffle<f32>(a, b, 0, 2, 4, 6);
-}
-
-/** Elements 1, 3, 5, 7 of the eight float32 in `a`, `b`. */
-// @ts-ignore: decorator
-@inline export function oddOf(a: v128, b: v128): v128 {
-  return v128.shuffle<f32>(a, b, 1, 3, 5, 7);
+@inline export function f16High(v: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shr_s(v, 3), i32x4.splat(0x8fffe000)), f32x4.splat(HALF_MAGIC));
 }
 
 /**

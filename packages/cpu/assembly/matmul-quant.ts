@@ -14,6 +14,10 @@
  * Per output element: acc (f32x4) += float(int32x4 partial dot of the block)·(dw·dx), block by block, then the
  * fixed-order horizontal sum; the same in every tile, so any row split gives identical bits. C must be a multiple
  * of 32 (the TypeScript side checks).
+ * Tiles: 4 weight rows × 2 tokens, 4 × 1 for a last odd token, 1 × 1 for the last O mod 4 rows. Q8_0 decode
+ * (T = 1) takes the 1 × 1 tile for every row: the weights then stream through memory as one sequential run
+ * (test/kernels-wasm/measure-matmul.ts: about 2.5× the bandwidth of 4 rows side by side from DRAM). Q4_0 decode
+ * keeps 4 rows: its nibble unpacking makes it compute-bound, and there 4 rows measured faster.
  */
 import { f16ToF32, hsum, roundToF16 } from "./common";
 
@@ -87,7 +91,9 @@ export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i
   const scales = xq + <usize>T * xRow;
   const outRow = <usize>O << 2;
   let o = o0;
-  for (; o + 4 <= o1; o += 4) {
+  // Decode (T = 1) takes one weight row at a time (the 1 × 1 tile below): the weights then stream through memory
+  // as one sequential run, measured about twice as fast as 4 rows side by side once they come from DRAM.
+  if (T > 1 || q4) for (; o + 4 <= o1; o += 4) {
     const w0 = w + <usize>o * wRow;
     const w1 = w0 + wRow;
     const w2 = w1 + wRow;

@@ -39,6 +39,10 @@ const sizes: Array<[number, number, number]> = [
   [17, 19, 13],
   [2, 576, 24],
   [17, 96, 33],
+  // C mod 16 = 8 and 24 channels of scalar tail after the 16-wide steps; T = 1 decode over many rows; T = 3 takes
+  // the 1 × 2 tile then the 1 × 1 tile for the last token.
+  [1, 600, 70],
+  [3, 40, 9],
 ];
 
 function encode(w: Float32Array, type: FloatType): Float32Array | Uint16Array {
@@ -147,7 +151,7 @@ describe("wasm matmul over float weights", () => {
 
 describe("wasm matmul over Q8_0 and Q4_0 weights", () => {
   for (const type of ["Q8_0", "Q4_0"] as const) {
-    for (const [T, C, O] of [[1, 32, 1], [1, 64, 7], [3, 96, 5], [17, 64, 9], [2, 576, 12]] as Array<[number, number, number]>) {
+    for (const [T, C, O] of [[1, 32, 1], [1, 64, 7], [3, 96, 5], [17, 64, 9], [2, 576, 12], [1, 1536, 37]] as Array<[number, number, number]>) {
       it(`${type} T=${T} C=${C} O=${O} agrees with its integer twin and with dequantised float32 weights`, () => {
         const { arena, k } = env;
         const mark = arena.mark();
