@@ -5,7 +5,7 @@ import { InferenceError } from "@dappcore/inference";
 /** Weight types the benchmark knows, in table order. */
 export const WEIGHT_TYPES = ["f32", "bf16", "q8_0"];
 
-export const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- [options])
+export const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- inference [options])
 
   --quick              smoke test: 32 prompt + 16 generated tokens, 1 run (results go to bench/.cache/)
   --weights LIST       comma-separated weight types out of f32,bf16,q8_0 (default: all three)
