@@ -4,7 +4,6 @@
 // and saves it as bench/results/latest.md and .json (--quick runs go to bench/.cache/ instead).
 // It imports the built packages (run `npm run build` first; `npm run bench` does). It asserts nothing about speed.
 import { readFileSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "@dappcore/inference-cpu";
@@ -14,21 +13,11 @@ import { describeMachine } from "./lib/machine.mjs";
 import { ensureModels, SMOLLM2_135M_SHAPE, weightBytes } from "./lib/models.mjs";
 import { promptText } from "./lib/prompt.mjs";
 import { renderMarkdown, summarize, toJson } from "./lib/report.mjs";
+import { commandLine, log, publishReport, settingsOrExit, timed, withoutRepoRoot } from "./lib/results.mjs";
 
 const benchDir = fileURLToPath(new URL("./", import.meta.url));
-const log = (msg) => process.stderr.write(`${msg}\n`);
 
-let settings;
-try {
-  settings = parseArgs(process.argv.slice(2));
-} catch (e) {
-  log(`bench: ${e.detail ?? e.message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (settings.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const settings = settingsOrExit(parseArgs, USAGE);
 
 const started = performance.now();
 const machine = describeMachine();
@@ -73,6 +62,7 @@ for (const weights of settings.weights) {
     job++;
     const llamaResult = await timed(`[${job}/${jobs}] llama.cpp ${weights.toUpperCase()} ${threads}t`, () =>
       runChild(join(benchDir, "engines/llama-cpp.mjs"), { ...common, threads, modelPath: paths.gguf[weights], kvType: settings.llamaKv }, settings.timeoutSec),
+      decodeRates,
     );
     for (const variant of oursVariants[weights]) {
       const oursResult = await timed(`[${job}/${jobs}] ours ${variant.label} ${threads}t`, () =>
@@ -81,13 +71,14 @@ for (const weights of settings.weights) {
           { ...common, threads, modelPath: variant.modelPath, quantization: variant.quantization },
           settings.timeoutSec,
         ),
+        decodeRates,
       );
       rows.push({
         label: variant.label,
         weights,
         threads,
-        ours: summarize(relative(oursResult)),
-        llama: summarize(relative(llamaResult)),
+        ours: summarize(withoutRepoRoot(oursResult)),
+        llama: summarize(withoutRepoRoot(llamaResult)),
         budgetBytes: weightBytes(variant.weightsPath) + kvCacheBytes,
         oursRuns: stripTokens(oursResult),
         llamaRuns: stripTokens(llamaResult),
@@ -98,7 +89,7 @@ for (const weights of settings.weights) {
 
 machine.loadAverageEnd = describeMachine().loadAverage;
 const report = {
-  command: `node bench/run.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+  command: commandLine("run.mjs"),
   machine,
   settings,
   llamaVersion: JSON.parse(readFileSync(new URL("../node_modules/node-llama-cpp/package.json", import.meta.url), "utf8")).version,
@@ -106,38 +97,15 @@ const report = {
   rows,
   elapsedSec: (performance.now() - started) / 1000,
 };
-const markdown = renderMarkdown(report);
-process.stdout.write(`\n${markdown}`);
-const outDir = settings.quick ? cacheDir : join(benchDir, "results");
-const base = settings.quick ? "quick" : "latest";
-await mkdir(outDir, { recursive: true });
-await writeFile(join(outDir, `${base}.md`), markdown);
-await writeFile(join(outDir, `${base}.json`), JSON.stringify(toJson(report), null, 2) + "\n");
-log(`bench: wrote ${join(outDir, `${base}.md`)} and ${base}.json`);
+await publishReport({ quick: settings.quick, prefix: "", markdown: renderMarkdown(report), json: toJson(report) });
 
-async function timed(what, fn) {
-  const t = performance.now();
-  log(`bench: ${what} ...`);
-  const result = await fn();
-  const s = ((performance.now() - t) / 1000).toFixed(0);
-  if (result.ok) {
-    const dec = result.runs.map((r) => (r.decodeTokensPerSec ?? 0).toFixed(1)).join(", ");
-    log(`bench: ${what} done in ${s} s (decode tok/s per run: ${dec})`);
-  } else {
-    log(`bench: ${what} n/a after ${s} s: ${result.reason}`);
-  }
-  return result;
+/** The progress note of a finished inference run. */
+function decodeRates(result) {
+  return `decode tok/s per run: ${result.runs.map((r) => (r.decodeTokensPerSec ?? 0).toFixed(1)).join(", ")}`;
 }
 
 /** Per-run figures without the token ids, for the JSON. */
 function stripTokens(result) {
   if (!result.ok) return undefined;
   return result.runs.map(({ tokens, ...rest }) => rest);
-}
-
-/** The result with this checkout's absolute path taken out of its reason, so saved reports do not name the machine. */
-function relative(result) {
-  if (result.ok) return result;
-  const root = fileURLToPath(new URL("../", import.meta.url));
-  return { ...result, reason: result.reason.split(root).join("") };
 }

@@ -5,12 +5,13 @@
 // bench/.cache/training-quick.* instead). It imports the built packages (`npm run build` first; `npm run bench`
 // does). It asserts nothing about speed. The inference benchmark is run.mjs.
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runChild } from "./lib/child.mjs";
 import { describeMachine } from "./lib/machine.mjs";
 import { runScriptChild } from "./lib/python-child.mjs";
+import { commandLine, log, publishReport, settingsOrExit, timed, withoutRepoRoot } from "./lib/results.mjs";
 import { parseTrainingArgs, TRAINING_USAGE } from "./lib/training-args.mjs";
 import {
   describeShape,
@@ -23,20 +24,8 @@ import {
 import { renderTrainingMarkdown, summarizeTraining } from "./lib/training-report.mjs";
 
 const benchDir = fileURLToPath(new URL("./", import.meta.url));
-const repoRoot = fileURLToPath(new URL("../", import.meta.url));
-const log = (msg) => process.stderr.write(`${msg}\n`);
 
-let settings;
-try {
-  settings = parseTrainingArgs(process.argv.slice(2));
-} catch (e) {
-  log(`bench: ${e.detail ?? e.message}\n\n${TRAINING_USAGE}`);
-  process.exit(2);
-}
-if (settings.help) {
-  console.log(TRAINING_USAGE);
-  process.exit(0);
-}
+const settings = settingsOrExit(parseTrainingArgs, TRAINING_USAGE);
 
 const started = performance.now();
 const machine = describeMachine();
@@ -72,7 +61,7 @@ for (const model of settings.models) {
         optimizer: TRAINING_OPTIMIZER,
         loraInitPath,
       };
-      const ours = await timed(`${what} ours`, () => runChild(join(benchDir, "engines/train-ours.mjs"), common, settings.timeoutSec));
+      const ours = await timed(`${what} ours`, () => runChild(join(benchDir, "engines/train-ours.mjs"), common, settings.timeoutSec), stepRates);
       let torch;
       if (mode === "lora" && !existsSync(loraInitPath)) {
         torch = { ok: false, reason: "not run: it starts from the LoRA tensors our side writes, and our side failed" };
@@ -80,6 +69,7 @@ for (const model of settings.models) {
       } else {
         torch = await timed(`${what} PyTorch`, () =>
           runScriptChild(settings.python, join(benchDir, "engines/train_torch.py"), common, settings.timeoutSec, torchEnv(threads)),
+          stepRates,
         );
       }
       if (torch.ok && torch.torchVersion) torchVersion = torch.torchVersion;
@@ -88,8 +78,8 @@ for (const model of settings.models) {
         model,
         mode,
         threads,
-        ours: summarizeTraining(relative(ours), tokensPerStep),
-        torch: summarizeTraining(relative(torch), tokensPerStep),
+        ours: summarizeTraining(withoutRepoRoot(ours), tokensPerStep),
+        torch: summarizeTraining(withoutRepoRoot(torch), tokensPerStep),
         oursSteps: ours.ok ? { warmup: ours.warmupSteps, timed: ours.steps } : undefined,
         torchSteps: torch.ok ? { warmup: torch.warmupSteps, timed: torch.steps } : undefined,
       });
@@ -99,7 +89,7 @@ for (const model of settings.models) {
 
 machine.loadAverageEnd = describeMachine().loadAverage;
 const report = {
-  command: `node bench/training.mjs ${process.argv.slice(2).join(" ")}`.trim(),
+  command: commandLine("training.mjs"),
   machine,
   settings,
   models: Object.fromEntries(settings.models.map((m) => [m, describeShape(TRAINING_MODEL_SPECS[m])])),
@@ -110,27 +100,12 @@ const report = {
   rows,
   elapsedSec: (performance.now() - started) / 1000,
 };
-const markdown = renderTrainingMarkdown(report);
-process.stdout.write(`\n${markdown}`);
-const outDir = settings.quick ? cacheDir : join(benchDir, "results");
-const base = settings.quick ? "training-quick" : "training-latest";
-await mkdir(outDir, { recursive: true });
-await writeFile(join(outDir, `${base}.md`), markdown);
-await writeFile(join(outDir, `${base}.json`), JSON.stringify(report, null, 2) + "\n");
-log(`bench: wrote ${join(outDir, `${base}.md`)} and ${base}.json`);
+await publishReport({ quick: settings.quick, prefix: "training-", markdown: renderTrainingMarkdown(report), json: report });
 
-async function timed(what, fn) {
-  const t = performance.now();
-  log(`bench: ${what} ...`);
-  const result = await fn();
-  const s = ((performance.now() - t) / 1000).toFixed(0);
-  if (result.ok) {
-    const steps = result.steps.map((x) => ((tokensPerStep * 1000) / x.ms).toFixed(0)).join(", ");
-    log(`bench: ${what} done in ${s} s (tokens/s per step: ${steps}; first loss ${result.firstLoss})`);
-  } else {
-    log(`bench: ${what} n/a after ${s} s: ${result.reason}`);
-  }
-  return result;
+/** The progress note of a finished training run. */
+function stepRates(result) {
+  const steps = result.steps.map((x) => ((tokensPerStep * 1000) / x.ms).toFixed(0)).join(", ");
+  return `tokens/s per step: ${steps}; first loss ${result.firstLoss}`;
 }
 
 /**
@@ -142,10 +117,4 @@ function torchEnv(threads) {
   const env = { OMP_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, MKL_NUM_THREADS: n, BLIS_NUM_THREADS: n };
   if (settings.torchPreload) env.LD_PRELOAD = settings.torchPreload;
   return env;
-}
-
-/** The result with this checkout's absolute path taken out of its reason, so saved reports do not name the machine. */
-function relative(result) {
-  if (result.ok) return result;
-  return { ...result, reason: String(result.reason).split(repoRoot).join("") };
 }

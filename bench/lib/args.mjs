@@ -1,6 +1,8 @@
 // Parses the command line of `node bench/run.mjs` into the benchmark's settings. It only reads and validates
 // flags; it runs nothing and knows nothing of the engines.
-import { InferenceError } from "@dappcore/inference";
+import { invalidArgument, pickList, positiveInt, walkFlags } from "./cli-args.mjs";
+
+const OP = "bench.args";
 
 /** Weight types the benchmark knows, in table order. */
 export const WEIGHT_TYPES = ["f32", "bf16", "q8_0"];
@@ -36,76 +38,32 @@ export function parseArgs(argv) {
     llamaKv: "f16",
     timeoutSec: 3600,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[i + 1];
-      if (v === undefined || v.startsWith("--")) throw invalid(flag, `${flag} needs a value`);
-      i++;
-      return v;
-    };
+  walkFlags(argv, settings, OP, (flag, value) => {
     switch (flag) {
-      case "--quick":
-        break;
-      case "--help":
-      case "-h":
-        settings.help = true;
-        break;
       case "--weights":
-        settings.weights = parseWeights(flag, value());
-        break;
-      case "--threads":
-        settings.threads = unique(value().split(",").map((s) => positiveInt(flag, s, 256)));
-        break;
+        settings.weights = pickList(OP, flag, value(), WEIGHT_TYPES, "weight type");
+        return true;
       case "--runs":
-        settings.runs = positiveInt(flag, value(), 100);
-        break;
+        settings.runs = positiveInt(OP, flag, value(), 100);
+        return true;
       case "--prompt-tokens":
-        settings.promptTokens = positiveInt(flag, value(), 4096);
-        break;
+        settings.promptTokens = positiveInt(OP, flag, value(), 4096);
+        return true;
       case "--gen-tokens":
-        settings.genTokens = positiveInt(flag, value(), 4096);
-        break;
+        settings.genTokens = positiveInt(OP, flag, value(), 4096);
+        return true;
       case "--llama-kv": {
         const v = value().toLowerCase();
-        if (v !== "f16" && v !== "f32") throw invalid(flag, `--llama-kv must be f16 or f32, got "${v}"`);
+        if (v !== "f16" && v !== "f32") throw invalidArgument(OP, flag, `--llama-kv must be f16 or f32, got "${v}"`);
         settings.llamaKv = v;
-        break;
+        return true;
       }
-      case "--timeout":
-        settings.timeoutSec = positiveInt(flag, value(), 86_400);
-        break;
       default:
-        throw invalid(flag, `unknown option "${flag}" (see --help)`);
+        return false;
     }
-  }
+  });
   if (settings.genTokens < 2) {
-    throw invalid("--gen-tokens", "--gen-tokens must be at least 2 (decode speed is measured after the first token)");
+    throw invalidArgument(OP, "--gen-tokens", "--gen-tokens must be at least 2 (decode speed is measured after the first token)");
   }
   return settings;
-}
-
-function parseWeights(flag, text) {
-  const asked = text.split(",").map((s) => s.trim().toLowerCase());
-  for (const w of asked) {
-    if (!WEIGHT_TYPES.includes(w)) throw invalid(flag, `unknown weight type "${w}" (known: ${WEIGHT_TYPES.join(", ")})`);
-  }
-  // Table order, not the order typed.
-  return WEIGHT_TYPES.filter((w) => asked.includes(w));
-}
-
-function positiveInt(flag, text, max) {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-    throw invalid(flag, `${flag} expects whole numbers from 1 to ${max}, got "${text}"`);
-  }
-  return n;
-}
-
-function unique(values) {
-  return [...new Set(values)];
-}
-
-function invalid(flag, message) {
-  return new InferenceError({ code: "invalid_argument", op: "bench.args", message, details: { option: flag } });
 }

@@ -1,5 +1,6 @@
 // Turns the engines' per-run results into the benchmark report: medians per cell, ratios ours / llama.cpp, and the
 // markdown tables printed and saved by run.mjs. Pure functions of their inputs: no I/O, no timing.
+import { footnotes, machineLine, mb, ms, rate, times } from "./format.mjs";
 import { commonPrefix, median, ratio } from "./stats.mjs";
 
 /**
@@ -25,41 +26,22 @@ export function summarize(result) {
   };
 }
 
-const rate = (v) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const ms = (v) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
-const mb = (v) => (v === undefined ? "-" : (v / 1e6).toFixed(0));
-const times = (v) => (v === undefined ? "-" : `${v.toFixed(2)}x`);
 
 /**
  * The markdown report. `report` holds `machine`, `settings`, `llamaVersion`, `rows` (each with `label`, `weights`,
  * `threads`, `ours`, `llama` summaries and the `budgetBytes` the RSS target is measured against) and `elapsedSec`.
  */
 export function renderMarkdown(report) {
-  const { machine, settings, rows } = report;
-  const notes = [];
-  const cell = (summary, value, engine, row) => {
-    if (summary.ok) return value(summary);
-    let n = notes.findIndex((x) => x.reason === summary.reason) + 1;
-    if (n === 0) {
-      notes.push({ reason: summary.reason, where: [] });
-      n = notes.length;
-    }
-    const where = `${engine} ${row.label} ${row.threads}t`;
-    if (!notes[n - 1].where.includes(where)) notes[n - 1].where.push(where);
-    return `n/a [${n}]`;
-  };
+  const { settings, rows } = report;
+  const notes = footnotes();
+  const cell = (summary, value, engine, row) =>
+    notes.cell(summary, value, `${engine} ${row.label} ${row.threads}t`);
   const both = (row, f) => (row.ours.ok && row.llama.ok ? f(row.ours, row.llama) : undefined);
 
   const lines = [];
   lines.push("## `cpu` backend vs llama.cpp, SmolLM2-135M shape (random weights)");
   lines.push("");
-  lines.push(
-    `${machine.date.slice(0, 10)} · Node ${machine.node} · ${machine.platform} · CPU: ${machine.cpu} · ` +
-      `${machine.cores} cores · ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB · load average at start ` +
-      `${machine.loadAverage.join(" / ")}` +
-      (machine.loadAverageEnd ? `, at end ${machine.loadAverageEnd.join(" / ")}` : "") +
-      ` · \`${report.command}\` took ${Math.round(report.elapsedSec)} s`,
-  );
+  lines.push(machineLine(report));
   lines.push("");
   lines.push(
     `Prompt ${settings.promptTokens} tokens, then ${settings.genTokens} generated, greedy. Medians of ${settings.runs} ` +
@@ -102,12 +84,7 @@ export function renderMarkdown(report) {
   }
   const idle = threadWarnings(rows);
   if (idle.length > 0) lines.push("", ...idle);
-  if (notes.length > 0) {
-    lines.push("");
-    lines.push("Not measured:");
-    lines.push("");
-    notes.forEach((n, i) => lines.push(`- [${i + 1}] ${n.where.join(", ")}: ${n.reason}`));
-  }
+  lines.push(...notes.lines());
   return lines.join("\n") + "\n";
 }
 

@@ -1,6 +1,8 @@
 // Parses the command line of `node bench/training.mjs` into the training benchmark's settings. It only reads and
 // validates flags; it runs nothing and knows nothing of the engines. Not the inference benchmark's flags (args.mjs).
-import { InferenceError } from "@dappcore/inference";
+import { invalidArgument, pickList, positiveInt, walkFlags, wholeNumber } from "./cli-args.mjs";
+
+const OP = "bench.training.args";
 
 /** Model shapes the training benchmark knows, in table order (their specs are in training-models.mjs). */
 export const TRAINING_MODELS = ["small", "demo"];
@@ -47,87 +49,40 @@ export function parseTrainingArgs(argv, env = process.env) {
     torchPreload: "",
     timeoutSec: 3600,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[i + 1];
-      if (v === undefined || v.startsWith("--")) throw invalid(flag, `${flag} needs a value`);
-      i++;
-      return v;
-    };
+  walkFlags(argv, settings, OP, (flag, value) => {
     switch (flag) {
-      case "--quick":
-        break;
-      case "--help":
-      case "-h":
-        settings.help = true;
-        break;
       case "--models":
-        settings.models = pickList(flag, value(), TRAINING_MODELS, "model");
-        break;
+        settings.models = pickList(OP, flag, value(), TRAINING_MODELS, "model");
+        return true;
       case "--modes":
-        settings.modes = pickList(flag, value(), TRAINING_MODES, "mode");
-        break;
-      case "--threads":
-        settings.threads = [...new Set(value().split(",").map((s) => positiveInt(flag, s, 256)))];
-        break;
+        settings.modes = pickList(OP, flag, value(), TRAINING_MODES, "mode");
+        return true;
       case "--batch":
-        settings.batch = positiveInt(flag, value(), 1024);
-        break;
+        settings.batch = positiveInt(OP, flag, value(), 1024);
+        return true;
       case "--seq-len":
-        settings.seqLen = positiveInt(flag, value(), 4096);
-        break;
+        settings.seqLen = positiveInt(OP, flag, value(), 4096);
+        return true;
       case "--warmup":
-        settings.warmup = wholeNumber(flag, value(), 100);
-        break;
+        settings.warmup = wholeNumber(OP, flag, value(), 100);
+        return true;
       case "--steps":
-        settings.steps = positiveInt(flag, value(), 1000);
-        break;
+        settings.steps = positiveInt(OP, flag, value(), 1000);
+        return true;
       case "--python":
         settings.python = value();
-        break;
+        return true;
       case "--torch-preload":
         settings.torchPreload = value();
-        break;
-      case "--timeout":
-        settings.timeoutSec = positiveInt(flag, value(), 86_400);
-        break;
+        return true;
       default:
-        throw invalid(flag, `unknown option "${flag}" (see --help)`);
+        return false;
     }
-  }
-  if (settings.seqLen < 2) throw invalid("--seq-len", "--seq-len must be at least 2 (a target needs a next token)");
+  });
+  if (settings.seqLen < 2) throw invalidArgument(OP, "--seq-len", "--seq-len must be at least 2 (a target needs a next token)");
   if (settings.warmup < 1) {
     // The first-step loss both engines report is the warm-up's: taken before any update, from the same weights.
-    throw invalid("--warmup", "--warmup must be at least 1 (the first, untimed step gives the losses compared)");
+    throw invalidArgument(OP, "--warmup", "--warmup must be at least 1 (the first, untimed step gives the losses compared)");
   }
   return settings;
-}
-
-function pickList(flag, text, known, what) {
-  const asked = text.split(",").map((s) => s.trim().toLowerCase());
-  for (const a of asked) {
-    if (!known.includes(a)) throw invalid(flag, `unknown ${what} "${a}" (known: ${known.join(", ")})`);
-  }
-  return known.filter((k) => asked.includes(k));
-}
-
-function positiveInt(flag, text, max) {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max) {
-    throw invalid(flag, `${flag} expects whole numbers from 1 to ${max}, got "${text}"`);
-  }
-  return n;
-}
-
-function wholeNumber(flag, text, max) {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n > max) {
-    throw invalid(flag, `${flag} expects a whole number from 0 to ${max}, got "${text}"`);
-  }
-  return n;
-}
-
-function invalid(flag, message) {
-  return new InferenceError({ code: "invalid_argument", op: "bench.training.args", message, details: { option: flag } });
 }

@@ -1,6 +1,7 @@
 // Turns the training engines' per-step results into the training benchmark's report: medians per cell, ratios
 // ours / PyTorch, the first-step loss agreement, and the markdown printed and saved by training.mjs. Pure functions
 // of their inputs: no I/O, no timing. Not the inference benchmark's report (report.mjs).
+import { footnotes, machineLine, mb, ms, rate, times } from "./format.mjs";
 import { median, ratio } from "./stats.mjs";
 
 /** The largest relative difference of the first-step losses that counts as "the same computation". */
@@ -61,10 +62,6 @@ export function relativeDifference(a, b) {
   return Math.abs(a - b) / Math.abs(b);
 }
 
-const rate = (v) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const ms = (v) => (v === undefined ? "-" : v >= 100 ? v.toFixed(0) : v.toFixed(1));
-const mb = (v) => (v === undefined ? "-" : (v / 1e6).toFixed(0));
-const times = (v) => (v === undefined ? "-" : `${v.toFixed(2)}x`);
 const loss = (v) => (typeof v === "number" && Number.isFinite(v) ? v.toFixed(6) : "-");
 const sci = (v) => (v === undefined ? "-" : v === 0 ? "0" : v.toExponential(1));
 const count = (v) => (typeof v === "number" ? (v >= 1e6 ? `${(v / 1e6).toFixed(2)} M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)} k` : String(v)) : "-");
@@ -75,32 +72,17 @@ const count = (v) => (typeof v === "number" ? (v >= 1e6 ? `${(v / 1e6).toFixed(2
  * `elapsedSec`.
  */
 export function renderTrainingMarkdown(report) {
-  const { machine, settings, rows } = report;
-  const notes = [];
-  const cell = (summary, value, engine, row) => {
-    if (summary.ok) return value(summary);
-    let n = notes.findIndex((x) => x.reason === summary.reason) + 1;
-    if (n === 0) {
-      notes.push({ reason: summary.reason, where: [] });
-      n = notes.length;
-    }
-    const where = `${engine} ${row.model} ${row.mode} ${row.threads}t`;
-    if (!notes[n - 1].where.includes(where)) notes[n - 1].where.push(where);
-    return `n/a [${n}]`;
-  };
+  const { settings, rows } = report;
+  const notes = footnotes();
+  const cell = (summary, value, engine, row) =>
+    notes.cell(summary, value, `${engine} ${row.model} ${row.mode} ${row.threads}t`);
   const both = (row, f) => (row.ours.ok && row.torch.ok ? f(row.ours, row.torch) : undefined);
   const tokens = settings.batch * settings.seqLen;
 
   const lines = [];
   lines.push("## Training: `cpu` backend vs PyTorch, one training step");
   lines.push("");
-  lines.push(
-    `${machine.date.slice(0, 10)} · Node ${machine.node} · ${machine.platform} · CPU: ${machine.cpu} · ` +
-      `${machine.cores} cores · ${(machine.memoryBytes / 2 ** 30).toFixed(0)} GiB · load average at start ` +
-      `${machine.loadAverage.join(" / ")}` +
-      (machine.loadAverageEnd ? `, at end ${machine.loadAverageEnd.join(" / ")}` : "") +
-      ` · \`${report.command}\` took ${Math.round(report.elapsedSec)} s`,
-  );
+  lines.push(machineLine(report));
   lines.push("");
   const modelLines = Object.entries(report.models).map(([name, shape]) => `${name}: ${shape}`);
   lines.push(
@@ -160,12 +142,7 @@ export function renderTrainingMarkdown(report) {
   for (const paragraph of [lossAgreementLine(rows), ...trainingSpeedupLines(rows, settings.threads), trainingCoresLine(rows)]) {
     lines.push("", paragraph);
   }
-  if (notes.length > 0) {
-    lines.push("");
-    lines.push("Not measured:");
-    lines.push("");
-    notes.forEach((n, i) => lines.push(`- [${i + 1}] ${n.where.join(", ")}: ${n.reason}`));
-  }
+  lines.push(...notes.lines());
   return lines.join("\n") + "\n";
 }
 
