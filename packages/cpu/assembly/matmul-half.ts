@@ -2,17 +2,22 @@
  * out (T, O) = x (T, C) · w (O, C)ᵀ with 16-bit weights (IEEE half or bfloat16 bits), read in place and widened
  * in registers, for output rows o0 .. o1 only. Not a conversion of the weights; not responsible for biases.
  *
- * Sixteen channels per step: two v128 loads hold sixteen packed 16-bit weights; each group of four is interleaved
- * with zero into the high halves of 32-bit lanes (bfloat16: that is the float32; half: a shift, a mask and a
- * product by 2^112, exact for finite values and subnormals) and meets x's channels in natural order, so x needs
- * no shuffle. Per output element, four f32x4 accumulators: a_k += x[c+4k .. c+4k+4)·w[c+4k .. c+4k+4) for
- * k = 0..3, chunk by chunk (four independent add chains); then (a0 + a1) + (a2 + a3), the fixed-order horizontal
- * sum, and the C mod 16 tail in order. The same in every tile, so any row split, and T = 1 or T > 1, give
- * identical bits.
- * Tiles: decode (T = 1) reads one weight row at a time, front to back, so the weights stream through memory as
- * one sequential run (measured: about twice the bandwidth of reading 4 or 8 rows side by side, see
- * test/kernels-wasm/measure-matmul.ts); T > 1 takes 1 row × 2 tokens (each weight chunk widened once for two
- * tokens, 8 accumulators), and a last odd token goes through the 1 × 1 tile.
+ * Each group of four 16-bit weights is interleaved with zero into the high halves of 32-bit lanes (bfloat16: that
+ * is the float32; half: a shift, a mask and a product by 2^112, exact for finite values and subnormals) and meets
+ * x's channels in natural order, so x needs no shuffle. Two summation orders, one per kind of call:
+ * - Decode (T = 1): four f32x4 accumulators, a_k += x[c+4k .. c+4k+4)·w[c+4k .. c+4k+4) for k = 0..3 over steps
+ *   of 16 channels (four independent add chains, so one row streams at memory bandwidth); then
+ *   (a0 + a1) + (a2 + a3), the fixed-order horizontal sum and the C mod 16 tail in order. One weight row at a
+ *   time, front to back: the weights stream through memory as one sequential run (measured about twice the
+ *   bandwidth of 4 or 8 rows side by side, see test/kernels-wasm/measure-matmul.ts).
+ * - Prefill (T > 1): one f32x4 accumulator over chunks of 4 channels in order, the fixed-order horizontal sum,
+ *   then the C mod 4 tail in order: the order of matmulF32, so the result is bitwise that of matmulF32 over the
+ *   widened weights. Tiles of 4 weight rows × 2 tokens (each weight chunk widened once for two tokens, each x
+ *   chunk loaded once for four rows; 8 accumulators), 4 × 1 for a last odd token, 1 × 1 for the last rows.
+ *   Measured (T = 128, 576 × 1536, one thread) about 2× the 1 row × 2 token tile that shared decode's order.
+ * Every tile of one kind computes an element the same way, so any row split gives identical bits. T = 1 and
+ * T > 1 differ in the last bits (different summation orders): decode of a token does not reproduce the bits of
+ * the same token inside a prefill.
  */
 import { bf16ToF32, f16High, f16ToF32, hsum, widenHigh16, widenLow16 } from "./common";
 
@@ -55,49 +60,160 @@ import { bf16ToF32, f16High, f16ToF32, hsum, widenHigh16, widenLow16 } from "./c
   return tailHalf(a0, a1, a2, a3, x, w0, C16, C, bf16);
 }
 
-/** Two output elements: weight row w0 · tokens xa and xb (1 row × 2 tokens), stored at oa and ob. */
+/** Channels 0..3 of a chunk of four 16-bit weights at p as float32 (the prefill tail chunk). */
 // @ts-ignore: decorator
-@inline function dot2(oa: usize, ob: usize, xa: usize, xb: usize, w0: usize, C: i32, C16: i32, bf16: bool): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-  for (let c = 0; c < C16; c += 16) {
-    const xo = <usize>c << 2;
-    const wo = w0 + (<usize>c << 1);
-    const v = v128.load(wo);
-    let l = lo(v, bf16);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(xa + xo), l));
-    b0 = f32x4.add(b0, f32x4.mul(v128.load(xb + xo), l));
-    l = hi(v, bf16);
-    a1 = f32x4.add(a1, f32x4.mul(v128.load(xa + xo, 16), l));
-    b1 = f32x4.add(b1, f32x4.mul(v128.load(xb + xo, 16), l));
-    const u = v128.load(wo, 16);
-    l = lo(u, bf16);
-    a2 = f32x4.add(a2, f32x4.mul(v128.load(xa + xo, 32), l));
-    b2 = f32x4.add(b2, f32x4.mul(v128.load(xb + xo, 32), l));
-    l = hi(u, bf16);
-    a3 = f32x4.add(a3, f32x4.mul(v128.load(xa + xo, 48), l));
-    b3 = f32x4.add(b3, f32x4.mul(v128.load(xb + xo, 48), l));
+@inline function quad(p: usize, bf16: bool): v128 {
+  return lo(v128.load64_zero(p), bf16);
+}
+
+/** Prefill order: hsum of the one-accumulator sum, then the C mod 4 tail in order (as matmulF32's tailF32). */
+// @ts-ignore: decorator
+@inline function tailSeq(acc: v128, x: usize, w: usize, c0: i32, C: i32, bf16: bool): f32 {
+  let s = hsum(acc);
+  for (let c = c0; c < C; c++) {
+    const bits = <u32>load<u16>(w + (<usize>c << 1));
+    s += load<f32>(x + (<usize>c << 2)) * (bf16 ? bf16ToF32(bits) : f16ToF32(bits));
   }
-  store<f32>(oa, tailHalf(a0, a1, a2, a3, xa, w0, C16, C, bf16));
-  store<f32>(ob, tailHalf(b0, b1, b2, b3, xb, w0, C16, C, bf16));
+  return s;
+}
+
+/**
+ * One output element in prefill order (the 1 × 1 tile): one accumulator; per 8 channels, the even ones then the odd
+ * ones; a last chunk of 4 in natural order; the horizontal sum; the C mod 4 tail in order.
+ */
+// @ts-ignore: decorator
+@inline function dotSeq(x: usize, w0: usize, C: i32, C8: i32, C4: i32, bf16: bool): f32 {
+  let a = f32x4.splat(0);
+  let c = 0;
+  for (; c < C8; c += 8) {
+    const p = v128.load(x + (<usize>c << 2)), q = v128.load(x + (<usize>c << 2), 16);
+    const v = v128.load(w0 + (<usize>c << 1));
+    a = f32x4.add(a, f32x4.mul(v128.shuffle<f32>(p, q, 0, 2, 4, 6), even(v, bf16)));
+    a = f32x4.add(a, f32x4.mul(v128.shuffle<f32>(p, q, 1, 3, 5, 7), odd(v, bf16)));
+  }
+  if (c < C4) a = f32x4.add(a, f32x4.mul(v128.load(x + (<usize>c << 2)), quad(w0 + (<usize>c << 1), bf16)));
+  return tailSeq(a, x, w0, C4, C, bf16);
+}
+
+/** Channels 0, 2, 4, 6 of a chunk of eight 16-bit weights as float32 (moved to the high halves of the lanes). */
+// @ts-ignore: decorator
+@inline function even(v: v128, bf16: bool): v128 {
+  const h = i32x4.shl(v, 16);
+  return bf16 ? h : f16High(h);
+}
+
+/** Channels 1, 3, 5, 7 of a chunk of eight 16-bit weights as float32 (already in the high halves of the lanes). */
+// @ts-ignore: decorator
+@inline function odd(v: v128, bf16: bool): v128 {
+  return bf16 ? v128.and(v, i32x4.splat(0xffff0000)) : f16High(v);
 }
 
 // @ts-ignore: decorator
 @inline function matmulHalf(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, bf16: bool): void {
   const C16 = C & ~15;
+  const C8 = C & ~7;
+  const C4 = C & ~3;
   const xRow = <usize>C << 2;
   const wRow = <usize>C << 1;
   const outRow = <usize>O << 2;
-  for (let o = o0; o < o1; o++) {
+  let o = o0;
+  if (T == 1) {
+    for (; o < o1; o++) store<f32>(out + (<usize>o << 2), dot1(x, w + <usize>o * wRow, C, C16, bf16));
+    return;
+  }
+  for (; o + 4 <= o1; o += 4) {
+    // Prefill tile: 4 rows × 2 tokens, 8 channels (two chunks of 4, added in order) per step.
     const w0 = w + <usize>o * wRow;
+    const w1 = w0 + wRow;
+    const w2 = w1 + wRow;
+    const w3 = w2 + wRow;
     const oo = out + (<usize>o << 2);
     let t = 0;
     for (; t + 2 <= T; t += 2) {
       const xa = x + <usize>t * xRow;
+      const xb = xa + xRow;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let c = 0;
+      for (; c < C8; c += 8) {
+        // x's channels c .. c + 8 split into even and odd ones, once for four rows; each packed weight chunk then
+        // widens with one operation per half (even: shift into the high half; odd: already there). The even
+        // halves of the four rows first, then the odd ones (the chunk is loaded twice, from L1), so that at most
+        // 12 vectors are live: no spills on x86-64's 16 registers.
+        const xo = <usize>c << 2;
+        const wo = <usize>c << 1;
+        let p = v128.load(xa + xo), q = v128.load(xa + xo, 16);
+        let xva = v128.shuffle<f32>(p, q, 0, 2, 4, 6);
+        let r = v128.load(xb + xo), u = v128.load(xb + xo, 16);
+        let xvb = v128.shuffle<f32>(r, u, 0, 2, 4, 6);
+        let l = even(v128.load(w0 + wo), bf16);
+        a0 = f32x4.add(a0, f32x4.mul(xva, l));
+        b0 = f32x4.add(b0, f32x4.mul(xvb, l));
+        l = even(v128.load(w1 + wo), bf16);
+        a1 = f32x4.add(a1, f32x4.mul(xva, l));
+        b1 = f32x4.add(b1, f32x4.mul(xvb, l));
+        l = even(v128.load(w2 + wo), bf16);
+        a2 = f32x4.add(a2, f32x4.mul(xva, l));
+        b2 = f32x4.add(b2, f32x4.mul(xvb, l));
+        l = even(v128.load(w3 + wo), bf16);
+        a3 = f32x4.add(a3, f32x4.mul(xva, l));
+        b3 = f32x4.add(b3, f32x4.mul(xvb, l));
+        xva = v128.shuffle<f32>(p, q, 1, 3, 5, 7);
+        xvb = v128.shuffle<f32>(r, u, 1, 3, 5, 7);
+        l = odd(v128.load(w0 + wo), bf16);
+        a0 = f32x4.add(a0, f32x4.mul(xva, l));
+        b0 = f32x4.add(b0, f32x4.mul(xvb, l));
+        l = odd(v128.load(w1 + wo), bf16);
+        a1 = f32x4.add(a1, f32x4.mul(xva, l));
+        b1 = f32x4.add(b1, f32x4.mul(xvb, l));
+        l = odd(v128.load(w2 + wo), bf16);
+        a2 = f32x4.add(a2, f32x4.mul(xva, l));
+        b2 = f32x4.add(b2, f32x4.mul(xvb, l));
+        l = odd(v128.load(w3 + wo), bf16);
+        a3 = f32x4.add(a3, f32x4.mul(xva, l));
+        b3 = f32x4.add(b3, f32x4.mul(xvb, l));
+      }
+      if (c < C4) {
+        const xo = <usize>c << 2;
+        const wo = <usize>c << 1;
+        const pa = v128.load(xa + xo), pb = v128.load(xb + xo);
+        let l = quad(w0 + wo, bf16);
+        a0 = f32x4.add(a0, f32x4.mul(pa, l));
+        b0 = f32x4.add(b0, f32x4.mul(pb, l));
+        l = quad(w1 + wo, bf16);
+        a1 = f32x4.add(a1, f32x4.mul(pa, l));
+        b1 = f32x4.add(b1, f32x4.mul(pb, l));
+        l = quad(w2 + wo, bf16);
+        a2 = f32x4.add(a2, f32x4.mul(pa, l));
+        b2 = f32x4.add(b2, f32x4.mul(pb, l));
+        l = quad(w3 + wo, bf16);
+        a3 = f32x4.add(a3, f32x4.mul(pa, l));
+        b3 = f32x4.add(b3, f32x4.mul(pb, l));
+      }
       const oa = oo + <usize>t * outRow;
-      dot2(oa, oa + outRow, xa, xa + xRow, w0, C, C16, bf16);
+      const ob = oa + outRow;
+      store<f32>(oa, tailSeq(a0, xa, w0, C4, C, bf16));
+      store<f32>(oa, tailSeq(a1, xa, w1, C4, C, bf16), 4);
+      store<f32>(oa, tailSeq(a2, xa, w2, C4, C, bf16), 8);
+      store<f32>(oa, tailSeq(a3, xa, w3, C4, C, bf16), 12);
+      store<f32>(ob, tailSeq(b0, xb, w0, C4, C, bf16));
+      store<f32>(ob, tailSeq(b1, xb, w1, C4, C, bf16), 4);
+      store<f32>(ob, tailSeq(b2, xb, w2, C4, C, bf16), 8);
+      store<f32>(ob, tailSeq(b3, xb, w3, C4, C, bf16), 12);
     }
-    if (t < T) store<f32>(oo + <usize>t * outRow, dot1(x + <usize>t * xRow, w0, C, C16, bf16));
+    if (t < T) {
+      const xa = x + <usize>t * xRow;
+      const oa = oo + <usize>t * outRow;
+      store<f32>(oa, dotSeq(xa, w0, C, C8, C4, bf16));
+      store<f32>(oa, dotSeq(xa, w1, C, C8, C4, bf16), 4);
+      store<f32>(oa, dotSeq(xa, w2, C, C8, C4, bf16), 8);
+      store<f32>(oa, dotSeq(xa, w3, C, C8, C4, bf16), 12);
+    }
+  }
+  for (; o < o1; o++) {
+    const w0 = w + <usize>o * wRow;
+    const oo = out + (<usize>o << 2);
+    for (let t = 0; t < T; t++) store<f32>(oo + <usize>t * outRow, dotSeq(x + <usize>t * xRow, w0, C, C8, C4, bf16));
   }
 }
 
