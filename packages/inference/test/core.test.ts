@@ -83,12 +83,12 @@ describe("Core actions", () => {
 
   it("rejects empty names, duplicates and non-function handlers", () => {
     const c = new Core();
-    const cases: [Parameters<Core["action"]>, string][] = [
+    const cases: [[string, unknown], string][] = [
       [["", () => 1], "core.action: action name must be a non-empty string"],
       [["x", 5 as never], 'core.action: action "x" handler must be a function'],
     ];
     for (const [args, message] of cases) {
-      const r = c.action(args[0], args[1]!);
+      const r = c.action(args[0], args[1] as () => number);
       expect(!r.ok && [r.error.code, r.error.message]).toEqual(["invalid_argument", message]);
     }
     c.action("dup", () => 1);

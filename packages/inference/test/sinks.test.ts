@@ -39,7 +39,7 @@ describe("newTelemetrySink", () => {
     c.at(175); sink.emitProbe(scheduler("finished"));
     const g = {
       index: 0, requestId: "r1", promptTokens: 4, generatedTokens: 3, startedAtMs: 100, firstTokenAtMs: 150,
-      lastTokenAtMs: 170, timeToFirstTokenMs: 50, tokensPerSec: 100, outcome: "finished",
+      lastTokenAtMs: 170, timeToFirstTokenMs: 50, tokensPerSec: 100, outcome: "finished" as const,
     };
     expect(messages).toEqual([{ type: TELEMETRY_MESSAGE_TYPE, generation: g } satisfies TelemetryMessage]);
     expect(sink.snapshot()).toEqual({

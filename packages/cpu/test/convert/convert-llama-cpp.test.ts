@@ -110,7 +110,7 @@ async function sourceOf(
         return { dtype: "F32", shape: extra[name].shape, data: new Uint8Array(n * 4) };
       }
       const t = await file.readTensor(name);
-      return { dtype: t.dtype, shape: t.shape, data: t.data };
+      return { dtype: t.dtype as "F32" | "F16" | "BF16", shape: t.shape, data: t.data };
     },
     close: () => file.close(),
   };

@@ -97,7 +97,8 @@ export function tinyModel(spec: TinySpec): { config: ModelConfig; weights: Memor
     torchDtype: "float32",
   };
   const config: ModelConfig = { ...base, ...spec.config };
-  const dtype = spec.dtype ?? "F32";
+  // Float storage only: quantised weights are made by the engine from these.
+  const dtype = (spec.dtype ?? "F32") as "F32" | "F16" | "BF16";
   const rng = random(spec.seed ?? 1);
   const weights = new MemoryWeights();
   const add = (name: string, shape: number[], scale: number, mean = 0) => {

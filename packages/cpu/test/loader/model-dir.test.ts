@@ -38,7 +38,7 @@ async function rejects(p: Promise<unknown>, code: string, message: RegExp): Prom
 async function rewrite(dir: string, edit: (tensors: TensorToWrite[]) => TensorToWrite[]): Promise<void> {
   const f = await openSafetensors(join(dir, "model.safetensors"));
   const tensors: TensorToWrite[] = [];
-  for (const name of f.entries.keys()) tensors.push(await f.readTensor(name));
+  for (const name of f.entries.keys()) tensors.push((await f.readTensor(name)) as TensorToWrite);
   await f.close();
   await writeSafetensors(join(dir, "model.safetensors"), edit(tensors));
 }
