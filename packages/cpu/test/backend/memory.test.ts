@@ -11,7 +11,8 @@ import { makeRandomCheckpoint } from "../../src/checkpoint/random-checkpoint.js"
 const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "cpu-memory-"));
 const dir = join(root, "model");
-const shape = { hiddenSize: 512, numLayers: 12, numHeads: 8, numKVHeads: 4, intermediateSize: 2048, vocabSize: 32000 };
+// About 300 MB in BF16: large enough that Node's own ~50 MB and the worker threads are a small part of the bound.
+const shape = { hiddenSize: 512, numLayers: 28, numHeads: 8, numKVHeads: 4, intermediateSize: 2048, vocabSize: 32000 };
 
 beforeAll(async () => {
   execFileSync("npx", ["tsc", "-b", "packages/cpu"], { cwd: repo, stdio: "inherit" });
