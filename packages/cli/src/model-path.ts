@@ -51,7 +51,7 @@ export async function requireModel(location: ModelLocation): Promise<void> {
     default:
       throw new CliFailure(
         `model not found: ${location.path}`,
-        "--model takes a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)",
+        "--model takes a Hugging Face model directory (config.json, *.safetensors, tokenizer.json) or a .gguf file",
       );
   }
 }

@@ -146,6 +146,6 @@ describe("the built command (dist/bin.js)", () => {
     const missing = await spawnCli(["generate", "-m", "no-such-model", "hi"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(`inference: model not found: ${join(root, "no-such-model")}\n` +
-      "hint: --model takes a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)\n");
+      "hint: --model takes a Hugging Face model directory (config.json, *.safetensors, tokenizer.json) or a .gguf file\n");
   });
 });

@@ -107,7 +107,7 @@ describe("inference generate: runtime errors exit 1 with a hint", () => {
     const f = fakeIO({ cwd: s.root });
     expect(await runCli(["generate", "--model", "nope", "p"], f.io, s.runtime)).toBe(1);
     expect(f.stderr()).toBe(`inference: model not found: ${join(s.root, "nope")}\n` +
-      "hint: --model takes a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)\n");
+      "hint: --model takes a Hugging Face model directory (config.json, *.safetensors, tokenizer.json) or a .gguf file\n");
   });
 
   it("an INFERENCE_MODEL that does not exist", async () => {

@@ -28,7 +28,7 @@ const QUANTIZATION_DETAIL =
 /** The backend's list: everything a model of it can do, plus loading. */
 export function backendCapabilities(): readonly Capability[] {
   return [
-    supportedCapability(CapabilityId.modelLoad, "runtime", "Hugging Face directories: safetensors F32/F16/BF16"),
+    supportedCapability(CapabilityId.modelLoad, "runtime", "Hugging Face directories (safetensors F32/F16/BF16) and GGUF files (F32/F16/BF16/Q8_0/Q4_0)"),
     supportedCapability(CapabilityId.chatTemplate, "model"),
     ...base,
     supportedCapability(CapabilityId.loraInference, "model", LORA_INFERENCE),
