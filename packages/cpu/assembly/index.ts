@@ -6,7 +6,7 @@
  * The module owns no memory and no data: it imports the memory, and the JavaScript arena places every buffer.
  */
 export { matmulF32 } from "./matmul-f32";
-export { matmulF16, matmulBF16 } from "./matmul-half";
+export { matmulF16, matmulBF16, matmulF16Prefill, matmulBF16Prefill } from "./matmul-half";
 export { quantizeQ8Activations, matmulQ8_0, matmulQ4_0 } from "./matmul-quant";
 export { attention } from "./attention";
 export { rmsNorm, rmsNormPlusOne } from "./rms-norm";

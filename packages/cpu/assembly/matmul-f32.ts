@@ -20,9 +20,19 @@ import { hsum } from "./common";
 }
 
 export function matmulF32(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  f32Rows(out, x, w + <usize>o0 * (<usize>C << 2), T, C, O, o0, o1);
+}
+
+/**
+ * matmulF32's body with the weights given from row o0 on: row o at wRows + (o − o0)·C·4. The prefill kernels of
+ * the other weight types widen a block of rows into a float32 scratch and run this over it.
+ */
+// @ts-ignore: decorator
+@inline export function f32Rows(out: usize, x: usize, wRows: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
   const C4 = C & ~3;
   const row = <usize>C << 2;
   const outRow = <usize>O << 2;
+  const w = wRows - <usize>o0 * row; // row o at w + o·row (wrapping arithmetic; only rows o0 .. o1 are read)
   let o = o0;
   // Decode (T = 1) takes one weight row at a time (the 1 × 1 tile below): the weights then stream through memory
   // as one sequential run, measured about twice as fast as 4 rows side by side once they come from DRAM.

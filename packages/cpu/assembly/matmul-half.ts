@@ -18,8 +18,12 @@
  * Every tile of one kind computes an element the same way, so any row split gives identical bits. T = 1 and
  * T > 1 differ in the last bits (different summation orders): decode of a token does not reproduce the bits of
  * the same token inside a prefill.
+ * matmulF16Prefill / matmulBF16Prefill (the engine's choice from 8 tokens on) widen PREFILL_ROWS weight rows at a
+ * time into a caller's float32 scratch and run matmulF32's tile over them: the weights are widened once per call,
+ * not once per pair of tokens, and the result is bitwise matmulF32 over the widened weights.
  */
 import { bf16ToF32, f16High, f16ToF32, hsum, widenHigh16, widenLow16 } from "./common";
+import { f32Rows } from "./matmul-f32";
 
 /** Channels 0..3 of a chunk of eight 16-bit weights as float32. */
 // @ts-ignore: decorator
@@ -225,4 +229,54 @@ export function matmulF16(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32
 /** out (T, O) rows o0 .. o1 = x (T, C) · w (O, C)ᵀ, w bfloat16 bits. */
 export function matmulBF16(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
   matmulHalf(out, x, w, T, C, O, o0, o1, true);
+}
+
+/**
+ * Weight rows per block of the prefill kernels: each block is widened to float32 once into the caller's scratch
+ * (PREFILL_ROWS × C float32 per thread; src/engine/kernels/wasm/quant-layout.ts's prefillScratchBytes) and then
+ * meets every token in matmulF32's tile.
+ */
+export const PREFILL_ROWS: i32 = 16;
+
+// @ts-ignore: decorator
+@inline function widenRows(s: usize, w: usize, C: i32, n: i32, bf16: bool): void {
+  const C8 = C & ~7;
+  for (let r = 0; r < n; r++) {
+    const wr = w + <usize>r * (<usize>C << 1);
+    const sr = s + <usize>r * (<usize>C << 2);
+    let c = 0;
+    for (; c < C8; c += 8) {
+      const v = v128.load(wr + (<usize>c << 1));
+      v128.store(sr + (<usize>c << 2), lo(v, bf16));
+      v128.store(sr + (<usize>c << 2), hi(v, bf16), 16);
+    }
+    for (; c < C; c++) {
+      const bits = <u32>load<u16>(wr + (<usize>c << 1));
+      store<f32>(sr + (<usize>c << 2), bf16 ? bf16ToF32(bits) : f16ToF32(bits));
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function prefillHalf(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, bf16: bool): void {
+  const wRow = <usize>C << 1;
+  for (let o = o0; o < o1; o += PREFILL_ROWS) {
+    const e = min(o + PREFILL_ROWS, o1);
+    widenRows(scratch, w + <usize>o * wRow, C, e - o, bf16);
+    f32Rows(out, x, scratch, T, C, O, o, e);
+  }
+}
+
+/**
+ * Prefill form of matmulF16: out (T, O) rows o0 .. o1 = x (T, C) · w (O, C)ᵀ, w IEEE half bits, each block of
+ * PREFILL_ROWS rows widened once into scratch (PREFILL_ROWS × C float32) and multiplied in matmulF32's order, so
+ * the result is bitwise matmulF32 over the widened weights, for any T and any row split.
+ */
+export function matmulF16Prefill(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, false);
+}
+
+/** Prefill form of matmulBF16 (as matmulF16Prefill, w bfloat16 bits). */
+export function matmulBF16Prefill(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, true);
 }

@@ -10,13 +10,20 @@
 import { InferenceError } from "@dappcore/inference";
 import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
 import type { KernelExports } from "./kernels/wasm/wasm-kernels.js";
-import { q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
+import { prefillScratchBytes, q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
 import { isQuantWeight, type AnyLinearWeight } from "./linear.js";
 import type { ModelWeights } from "./model-weights.js";
 import type { WasmRuntime } from "./wasm-runtime.js";
 
 /** Below this much work (multiply-adds or elements) a call runs on the calling thread: dispatch costs more. */
 const PARALLEL_MIN_WORK = 1 << 15;
+
+/**
+ * From this many tokens on, F16/BF16 matmuls take the prefill kernels (matmul*Prefill): each block of weight rows
+ * is widened to float32 once per call instead of once per pair of tokens. (Q8_0 stays on Q8 activations: the
+ * same trick over float32 activations broke the llama.cpp Q8 agreement test's identical greedy continuation.)
+ */
+const PREFILL_MIN_TOKENS = 8;
 
 type RawKernel = (...args: number[]) => void;
 
@@ -28,6 +35,8 @@ export class WasmForwardKernels implements ForwardKernels {
   private readonly vectors = new Map<Float32Array, number>();
   private xq = 0; // Q8 activations of the widest input: q8ActivationBytes(rows, C)
   private xqBytes = 0;
+  private prefillScratch = 0; // threads × prefillScratchBytes(prefillC): one block of widened weight rows per thread
+  private prefillC = 0;
 
   constructor(readonly runtime: WasmRuntime) {
     this.threads = runtime.threads;
@@ -113,7 +122,11 @@ export class WasmForwardKernels implements ForwardKernels {
       const w = ws[i];
       const out = outs[i];
       const work = T * w.O * w.C;
-      if (isQuantWeight(w)) {
+      if (T >= PREFILL_MIN_TOKENS && (w.dtype === "BF16" || w.dtype === "F16")) {
+        const name = w.dtype === "BF16" ? "matmulBF16Prefill" : "matmulF16Prefill";
+        const scratch = this.scratchFor(w.C);
+        this.run(name, [out.ptr, x.ptr, this.matrixPtr(w), scratch, T, w.C, w.O], w.O, 4, work, 3, prefillScratchBytes(w.C));
+      } else if (isQuantWeight(w)) {
         if (!quantised) {
           this.quantizeInput(x, T, w.C);
           quantised = true;
@@ -128,6 +141,15 @@ export class WasmForwardKernels implements ForwardKernels {
         for (let t = 0; t < T; t++) for (let j = 0, r = t * w.O; j < w.O; j++) o[r + j] += b[j];
       }
     }
+  }
+
+  /** The prefill kernels' per-thread scratch for C input channels (grown when needed, rarely: once per model). */
+  private scratchFor(C: number): number {
+    if (C > this.prefillC) {
+      this.prefillC = C;
+      this.prefillScratch = this.runtime.alloc(this.threads * prefillScratchBytes(C));
+    }
+    return this.prefillScratch;
   }
 
   /** Quantises x (T, C) to Q8 blocks in the shared xq scratch (grown when needed). */

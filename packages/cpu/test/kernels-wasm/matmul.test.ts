@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { f32ToBf16, f32ToF16 } from "../../src/dtype.js";
 import { matmulBF16, matmulF16, matmulF32 } from "../../src/engine/kernels/reference/index.js";
 import { bf16Table, f16Table } from "../../src/engine/kernels/reference/half-tables.js";
-import { q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
+import { prefillScratchBytes, q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
 import {
   absDots,
   bits,
@@ -277,5 +277,79 @@ describe("wasm matmul argument errors", () => {
     expect(e.message).toBe(`cpu.kernels.matmulF32: w (64 bytes at offset ${cap - 8}) lies outside the WebAssembly memory (${cap} bytes)`);
     e = thrown(() => k.matmulQ4_0(p, -4, p, 1, 32, 1));
     expect(e.message).toBe("cpu.kernels.matmulQ4_0: xq must be a non-negative byte offset, got -4");
+  });
+});
+
+describe("wasm prefill matmuls (weights widened a block of rows at a time into scratch)", () => {
+  type PrefillType = "F16" | "BF16";
+  const prefillSizes: Array<[number, number, number]> = [[1, 32, 1], [2, 64, 7], [9, 96, 33], [17, 576, 40], [8, 160, 16]];
+
+  function weightsFor(type: PrefillType, wf: Float32Array, O: number, C: number): { stored: Uint16Array; dense: Float32Array } {
+    const stored = encode(wf, type) as Uint16Array;
+    return { stored, dense: decoded(stored, type) };
+  }
+
+  function prefill(type: PrefillType, out: number, x: number, w: number, s: number, T: number, C: number, O: number, o0?: number, o1?: number) {
+    const { k } = env;
+    if (type === "F16") k.matmulF16Prefill(out, x, w, s, T, C, O, o0, o1);
+    else k.matmulBF16Prefill(out, x, w, s, T, C, O, o0, o1);
+  }
+
+  for (const type of ["F16", "BF16"] as PrefillType[]) {
+    // C = 45 and 13: a scalar tail after the 8-wide widening steps and matmulF32's 4-wide ones.
+    for (const [T, C, O] of [...prefillSizes, [3, 45, 10], [10, 13, 19]] as Array<[number, number, number]>) {
+      it(`${type} T=${T} C=${C} O=${O} gives the bits of matmulF32 over the widened weights`, () => {
+        const { arena, k } = env;
+        const mark = arena.mark();
+        const rng = random(T * 31 + C + O);
+        const x = randomF32(rng, T * C);
+        const { stored, dense } = weightsFor(type, randomF32(rng, O * C, 0.4), O, C);
+        const px = put(arena, x);
+        const scratch = arena.alloc(prefillScratchBytes(C));
+        const po = arena.alloc(T * O * 4);
+        prefill(type, po, px, put(arena, stored), scratch, T, C, O);
+        const pf = arena.alloc(T * O * 4);
+        k.matmulF32(pf, px, put(arena, dense), T, C, O);
+        const got = getF32(arena, po, T * O);
+        expect(bits(got)).toEqual(bits(getF32(arena, pf, T * O)));
+        // And the float64 reference over the same dense weights, within float32 rounding.
+        const want = new Float32Array(T * O);
+        matmulF32(want, x, dense, T, C, O);
+        expect(maxScaledError(got, want, absDots(x, dense, T, C, O))).toBeLessThan(C * 2 ** -23);
+        arena.release(mark);
+      });
+    }
+
+    it(`${type}: any split into row ranges (across block edges) gives the bits of one full call`, () => {
+      const { arena } = env;
+      const mark = arena.mark();
+      const [T, C, O] = [9, 96, 45];
+      const rng = random(123);
+      const px = put(arena, randomF32(rng, T * C));
+      const pw = put(arena, weightsFor(type, randomF32(rng, O * C), O, C).stored);
+      const scratch = arena.alloc(prefillScratchBytes(C));
+      const full = arena.alloc(T * O * 4);
+      prefill(type, full, px, pw, scratch, T, C, O);
+      for (const cuts of [[0, 1, 6, 17, 33, 45], [0, 3, 4, 20, 44, 45], [0, 16, 32, 45]]) {
+        const part = arena.alloc(T * O * 4);
+        for (let i = 0; i + 1 < cuts.length; i++) prefill(type, part, px, pw, scratch, T, C, O, cuts[i], cuts[i + 1]);
+        expect(bits(getF32(arena, part, T * O))).toEqual(bits(getF32(arena, full, T * O)));
+      }
+      arena.release(mark);
+    });
+  }
+
+  it("rejects a scratch outside the memory and a bad row range", () => {
+    const { arena, k } = env;
+    const p = arena.alloc(4096);
+    const cap = arena.capacity;
+    let e = thrown(() => k.matmulBF16Prefill(p, p, p, cap - 64, 2, 8, 4));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe(
+      `cpu.kernels.matmulBF16Prefill: scratch (${prefillScratchBytes(8)} bytes at offset ${cap - 64}) lies outside the WebAssembly memory (${cap} bytes)`,
+    );
+    e = thrown(() => k.matmulF16Prefill(p, p, p, p, 2, 4, 4, 3, 2));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe("cpu.kernels.matmulF16Prefill: output row range [3, 2) must lie within [0, 4]");
   });
 });

@@ -16,7 +16,9 @@ export type { KernelExports } from "./wasm-kernels.js";
 export {
   Q4_0_BLOCK_BYTES,
   Q8_0_BLOCK_BYTES,
+  PREFILL_ROWS,
   QUANT_BLOCK,
+  prefillScratchBytes,
   q8ActivationBytes,
   weightBytes,
 } from "./quant-layout.js";

@@ -36,3 +36,11 @@ export function weightBytes(dtype: WasmWeightDtype, rows: number, C: number): nu
 export function q8ActivationBytes(T: number, C: number): number {
   return T * (C / QUANT_BLOCK) * (64 + 4);
 }
+
+/** Weight rows each prefill kernel (matmul*Prefill) widens at a time; PREFILL_ROWS in assembly/matmul-half.ts. */
+export const PREFILL_ROWS = 16;
+
+/** Bytes of one thread's scratch for the prefill matmuls over C input channels: PREFILL_ROWS × C float32. */
+export function prefillScratchBytes(C: number): number {
+  return PREFILL_ROWS * C * 4;
+}

@@ -10,9 +10,12 @@
  * `quantizeQ8Activations` first, as llama.cpp does.
  */
 import { KernelChecks, invalidArgument } from "./kernel-checks.js";
-import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, q8ActivationBytes } from "./quant-layout.js";
+import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, prefillScratchBytes, q8ActivationBytes } from "./quant-layout.js";
 
 type MatmulExport = (out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number) => void;
+type PrefillExport = (
+  out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0: number, o1: number,
+) => void;
 type RangeExport = (out: number, a: number, b: number, i0: number, i1: number) => void;
 type EmbeddingExport = (out: number, ids: number, table: number, scale: number, C: number, t0: number, t1: number) => void;
 
@@ -24,6 +27,8 @@ export interface KernelExports {
   quantizeQ8Activations(xq: number, x: number, T: number, C: number, t0: number, t1: number): void;
   matmulQ8_0: MatmulExport;
   matmulQ4_0: MatmulExport;
+  matmulF16Prefill: PrefillExport;
+  matmulBF16Prefill: PrefillExport;
   attention(
     out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
     pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
@@ -92,6 +97,21 @@ export class WasmKernels {
   /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks, xq from quantizeQ8Activations. */
   matmulQ4_0(out: number, xq: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
     this.matmulQuant("cpu.kernels.matmulQ4_0", this.raw.matmulQ4_0, Q4_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
+  }
+
+  /**
+   * Prefill form of matmulF16: the same product with each block of PREFILL_ROWS weight rows widened once into
+   * `scratch` (`prefillScratchBytes(C)` bytes, one per thread) and multiplied in matmulF32's order, so the result
+   * is bitwise matmulF32 over the widened weights.
+   * @example kernels.matmulF16Prefill(out, x, w, scratch, 128, 576, 1536)
+   */
+  matmulF16Prefill(out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.prefill("cpu.kernels.matmulF16Prefill", this.raw.matmulF16Prefill, 2 * C, out, x, w, scratch, T, C, O, o0, o1);
+  }
+
+  /** Prefill form of matmulBF16 (as matmulF16Prefill, w bfloat16 bits). */
+  matmulBF16Prefill(out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.prefill("cpu.kernels.matmulBF16Prefill", this.raw.matmulBF16Prefill, 2 * C, out, x, w, scratch, T, C, O, o0, o1);
   }
 
   /**
@@ -218,6 +238,19 @@ export class WasmKernels {
     this.check.span(op, "x", x, T * C * 4);
     this.check.span(op, "w", w, O * wRowBytes);
     kernel(out, x, w, T, C, O, o0, o1);
+  }
+
+  private prefill(
+    op: string, kernel: PrefillExport, wRowBytes: number,
+    out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0: number, o1: number,
+  ): void {
+    this.check.dims(op, { T, C, O });
+    this.check.range(op, "output row", o0, o1, O);
+    this.check.span(op, "out", out, T * O * 4);
+    this.check.span(op, "x", x, T * C * 4);
+    this.check.span(op, "w", w, O * wRowBytes);
+    this.check.span(op, "scratch", scratch, prefillScratchBytes(C));
+    kernel(out, x, w, scratch, T, C, O, o0, o1);
   }
 
   private matmulQuant(
