@@ -66,7 +66,6 @@ export class CpuTextModel implements TextModel {
   private adapterInfo: ActiveAdapterInfo | undefined;
   private lastMetrics: GenerateMetrics = emptyMetrics;
   private closed = false;
-  private active = 0;
 
   constructor(private readonly parts: CpuModelParts) {
     const { checkpoint, tokenizer, load } = parts;
@@ -157,14 +156,9 @@ export class CpuTextModel implements TextModel {
           return { error: toInferenceError(e, op) };
         }
       });
-      this.active++;
-      try {
-        const result = await runBatchDecode(this.context(), encoded, config);
-        this.lastMetrics = result.metrics;
-        return ok(result.results);
-      } finally {
-        this.active--;
-      }
+      const result = await runBatchDecode(this.context(), encoded, config);
+      this.lastMetrics = result.metrics;
+      return ok(result.results);
     } catch (e) {
       return fail(toInferenceError(e, op));
     }
