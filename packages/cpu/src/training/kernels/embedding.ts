@@ -5,38 +5,8 @@
  */
 import type { Floats } from "./floats.js";
 
-/** out (T, C) = table (V, C)[ids[t]] · scale, ids (T). */
-export function embeddingForward(
-  out: Floats,
-  ids: ArrayLike<number>,
-  table: Floats,
-  scale: number,
-  T: number,
-  C: number,
-): void {
-  for (let t = 0; t < T; t++) {
-    const src = ids[t] * C;
-    const dst = t * C;
-    for (let c = 0; c < C; c++) out[dst + c] = table[src + c] * scale;
-  }
-}
-
-/** out (T, C) = lut[table (V, C)[ids[t]]] · scale: a frozen F16/BF16 table, bits decoded through lut (65536). */
-export function embeddingHalfForward(
-  out: Floats,
-  ids: ArrayLike<number>,
-  table: Uint16Array,
-  lut: Float32Array,
-  scale: number,
-  T: number,
-  C: number,
-): void {
-  for (let t = 0; t < T; t++) {
-    const src = ids[t] * C;
-    const dst = t * C;
-    for (let c = 0; c < C; c++) out[dst + c] = lut[table[src + c]] * scale;
-  }
-}
+// The forward lookups are the engine's reference kernels (generic over float32/float64): one implementation for both.
+export { embeddingF32 as embeddingForward, embeddingHalfLut as embeddingHalfForward } from "../../engine/kernels/reference/embedding.js";
 
 /**
  * dW (V, C) rows ids[t] += dOut (T, C) row t · scale: the backward of `embeddingForward` with respect to the table.

@@ -4,11 +4,14 @@
  */
 import { bf16Table, f16Table } from "./half-tables.js";
 
-/** out (T, C) = table[ids[t]] * scale, table (V, C) float32, ids (T). */
+/**
+ * out (T, C) = table[ids[t]] * scale, table (V, C) float32, ids (T). Also takes float64 arrays: the training path runs
+ * its gradient checks in float64 through this same kernel.
+ */
 export function embeddingF32(
-  out: Float32Array,
+  out: Float32Array | Float64Array,
   ids: ArrayLike<number>,
-  table: Float32Array,
+  table: Float32Array | Float64Array,
   scale: number,
   T: number,
   C: number,
@@ -29,7 +32,7 @@ export function embeddingF16(
   T: number,
   C: number,
 ): void {
-  embeddingHalf(out, ids, table, scale, T, C, f16Table());
+  embeddingHalfLut(out, ids, table, f16Table(), scale, T, C);
 }
 
 /** out (T, C) = table[ids[t]] * scale, table (V, C) bfloat16 bits, ids (T). */
@@ -41,17 +44,18 @@ export function embeddingBF16(
   T: number,
   C: number,
 ): void {
-  embeddingHalf(out, ids, table, scale, T, C, bf16Table());
+  embeddingHalfLut(out, ids, table, bf16Table(), scale, T, C);
 }
 
-function embeddingHalf(
-  out: Float32Array, // (T, C)
+/** out (T, C) = lut[table[ids[t]]] * scale: 16-bit bits decoded through lut (65536), into float32 or float64. */
+export function embeddingHalfLut(
+  out: Float32Array | Float64Array, // (T, C)
   ids: ArrayLike<number>, // (T)
   table: Uint16Array, // (V, C)
+  lut: Float32Array, // (65536)
   scale: number,
   T: number,
   C: number,
-  lut: Float32Array, // (65536)
 ): void {
   for (let t = 0; t < T; t++) {
     const src = ids[t] * C;
