@@ -10,10 +10,11 @@
 //
 // Skipped, with the reason, when /usr/bin/python3 cannot import torch and CI is not set; with CI set, missing torch
 // fails the run instead. The error paths of the harness are tested with stand-in interpreters that need no torch.
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { useFakePython } from "./fake-python.js";
+import { afterAll, describe, expect, it } from "vitest";
 import { InferenceError } from "@dappcore/inference";
 import { makeRandomCheckpoint, type RandomCheckpointSpec } from "../../src/checkpoint/random-checkpoint.js";
 import { loadModelDir } from "../../src/loader/model-dir.js";
@@ -217,19 +218,7 @@ describe.skipIf(!availability.ok && !inCI)(
 );
 
 describe("errors of the harness (stand-in interpreters, no torch needed)", () => {
-  const saved = process.env.TORCH_REFERENCE_PYTHON;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.TORCH_REFERENCE_PYTHON;
-    else process.env.TORCH_REFERENCE_PYTHON = saved;
-  });
-
-  async function fakePython(body: string): Promise<string> {
-    const dir = await tempDir("torch-fake-");
-    const path = join(dir, "python3");
-    await writeFile(path, `#!/bin/sh\n${body}\n`);
-    await chmod(path, 0o755);
-    return path;
-  }
+  const fakePython = useFakePython(tempDir, "torch-fake-");
 
   it("bad arguments are refused before anything runs: invalid_argument", async () => {
     process.env.TORCH_REFERENCE_PYTHON = "/nonexistent/python3";

@@ -23,10 +23,11 @@
 //
 // Skipped, with the reason, when /usr/bin/python3 cannot import torch and CI is not set; with CI set, missing torch
 // fails the run instead. The harness's own error paths are tested with stand-in interpreters that need no torch.
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { useFakePython } from "./fake-python.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InferenceError } from "@dappcore/inference";
 import { makeRandomCheckpoint, type RandomCheckpointSpec } from "../../src/checkpoint/random-checkpoint.js";
 import { loadModelDir } from "../../src/loader/model-dir.js";
@@ -354,19 +355,7 @@ describe("the agreement metric", () => {
 });
 
 describe("errors of the gradient harness (stand-in interpreters, no torch needed)", () => {
-  const saved = process.env.TORCH_REFERENCE_PYTHON;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.TORCH_REFERENCE_PYTHON;
-    else process.env.TORCH_REFERENCE_PYTHON = saved;
-  });
-
-  async function fakePython(body: string): Promise<string> {
-    const dir = await tempDir("grad-fake-");
-    const path = join(dir, "python3");
-    await writeFile(path, `#!/bin/sh\n${body}\n`);
-    await chmod(path, 0o755);
-    return path;
-  }
+  const fakePython = useFakePython(tempDir, "grad-fake-");
 
   const ok: TorchGradientJob = { modelDir: "/nonexistent", tokens: new Int32Array(4), B: 2, T: 2 };
 
