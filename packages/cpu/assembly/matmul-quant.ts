@@ -18,6 +18,13 @@
  * (T = 1) takes the 1 × 1 tile for every row: the weights then stream through memory as one sequential run
  * (test/kernels-wasm/measure-matmul.ts: about 2.5× the bandwidth of 4 rows side by side from DRAM). Q4_0 decode
  * keeps 4 rows: its nibble unpacking makes it compute-bound, and there 4 rows measured faster.
+ *
+ * The prefill kernels (matmulQ8_0Prefill / matmulQ4_0Prefill, at the end) widen each group of 4 weight rows to
+ * int16 once into a per-thread scratch and sum differently: per output element, Σ over blocks in order of
+ * float(exact integer block dot)·(dw·dx) in float32, llama.cpp's reference vec_dot arithmetic, with the group's
+ * 4 rows in the 4 lanes (about 1.8× the products above at 128 tokens). The decode kernels keep per-lane sums: the
+ * prefill form one row at a time measured 15% slower there (its lane sums and scalar adds). The two differ in the
+ * last bits of float32 rounding, as llama.cpp's own SIMD and reference paths do.
  */
 import { f16ToF32, hsum, roundToF16 } from "./common";
 
@@ -211,4 +218,164 @@ export function matmulQ8_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i
 /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks (O, C/32), xq from quantizeQ8Activations. */
 export function matmulQ4_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
   matmulQuant(out, xq, w, T, C, O, o0, o1, true);
+}
+
+/**
+ * Weight rows the quantised prefill kernels widen at a time: one group of 4 rows, laid out in the scratch block by
+ * block, each block = 4 rows × 32 int16 (256 bytes) then the 4 rows' scales as float32 (16 bytes), so the tile
+ * reads the group front to back. Scratch per thread: (C/32) × 272 bytes (quantPrefillScratchBytes in
+ * src/engine/kernels/wasm/quant-layout.ts).
+ */
+export const QUANT_PREFILL_ROWS: i32 = 4;
+const GROUP_BLOCK: usize = 272;
+
+/** Widens rows w .. w + n (n ≤ 4) of quantised blocks into the scratch group s; rows n .. 3 become zeros. */
+// @ts-ignore: decorator
+@inline function widenQuantGroup(s: usize, w: usize, nb: i32, n: i32, q4: bool): void {
+  const bs = blockBytes(q4);
+  const wRow = <usize>nb * bs;
+  for (let r = 0; r < 4; r++) {
+    const wr = w + <usize>r * wRow;
+    const sr = s + (<usize>r << 6);
+    for (let b = 0; b < nb; b++) {
+      const g = sr + <usize>b * GROUP_BLOCK;
+      const sc = s + <usize>b * GROUP_BLOCK + 256 + (<usize>r << 2);
+      if (r < n) {
+        const wb = wr + <usize>b * bs;
+        const lo = lowHalf(wb, q4);
+        const hi = highHalf(wb, q4);
+        v128.store(g, i16x8.extend_low_i8x16_s(lo));
+        v128.store(g, i16x8.extend_high_i8x16_s(lo), 16);
+        v128.store(g, i16x8.extend_low_i8x16_s(hi), 32);
+        v128.store(g, i16x8.extend_high_i8x16_s(hi), 48);
+        store<f32>(sc, f16ToF32(load<u16>(wb)));
+      } else {
+        const z = i32x4.splat(0);
+        v128.store(g, z);
+        v128.store(g, z, 16);
+        v128.store(g, z, 32);
+        v128.store(g, z, 48);
+        store<f32>(sc, 0);
+      }
+    }
+  }
+}
+
+/** Integer dot of one activation block (4 × i16x8 at xb) with one widened weight row block (4 × i16x8 at g). */
+// @ts-ignore: decorator
+@inline function dotWide(g: usize, xb: usize): v128 {
+  const s01 = i32x4.add(i32x4.dot_i16x8_s(v128.load(g), v128.load(xb)), i32x4.dot_i16x8_s(v128.load(g, 16), v128.load(xb, 16)));
+  const s23 = i32x4.add(i32x4.dot_i16x8_s(v128.load(g, 32), v128.load(xb, 32)), i32x4.dot_i16x8_s(v128.load(g, 48), v128.load(xb, 48)));
+  return i32x4.add(s01, s23);
+}
+
+/** [Σ p0, Σ p1, Σ p2, Σ p3]: the four lanes of each of four i32x4 summed (exact integer arithmetic). */
+// @ts-ignore: decorator
+@inline function sum4(p0: v128, p1: v128, p2: v128, p3: v128): v128 {
+  const a = i32x4.add(v128.shuffle<i32>(p0, p1, 0, 4, 1, 5), v128.shuffle<i32>(p0, p1, 2, 6, 3, 7));
+  const b = i32x4.add(v128.shuffle<i32>(p2, p3, 0, 4, 1, 5), v128.shuffle<i32>(p2, p3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(a, b, 0, 1, 4, 5), v128.shuffle<i32>(a, b, 2, 3, 6, 7));
+}
+
+/** One block's term for the group's 4 rows and one token: float(exact block sums)·(dw·dx), lane r for row r. */
+// @ts-ignore: decorator
+@inline function groupTerm(g: usize, xb: usize, dx: f32): v128 {
+  const s = sum4(dotWide(g, xb), dotWide(g + 64, xb), dotWide(g + 128, xb), dotWide(g + 192, xb));
+  return f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.mul(v128.load(g, 256), f32x4.splat(dx)));
+}
+
+/** Stores lanes 0 .. n − 1 of v at p (n ≤ 4). */
+// @ts-ignore: decorator
+@inline function storeLanes(p: usize, v: v128, n: i32): void {
+  if (n == 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
+
+// @ts-ignore: decorator
+@inline function prefillQuant(out: usize, xq: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, q4: bool): void {
+  const nb = C >> 5;
+  const wRow = <usize>nb * blockBytes(q4);
+  const xRow = <usize>nb << 6;
+  const scales = xq + <usize>T * xRow;
+  const outRow = <usize>O << 2;
+  for (let o = o0; o < o1; o += 4) {
+    const n = min(4, o1 - o);
+    widenQuantGroup(scratch, w + <usize>o * wRow, nb, n, q4);
+    let t = 0;
+    for (; t + 2 <= T; t += 2) {
+      const xa = xq + <usize>t * xRow;
+      const xb = xa + xRow;
+      const sa = scales + ((<usize>t * <usize>nb) << 2);
+      const sb = sa + (<usize>nb << 2);
+      let a = f32x4.splat(0), c = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const g = scratch + <usize>b * GROUP_BLOCK;
+        const xba = xa + (<usize>b << 6);
+        const xbb = xb + (<usize>b << 6);
+        // Each weight chunk is loaded once for both tokens; chunk 0 starts the sums, chunks 1 .. 3 add to them.
+        let va = v128.load(xba), vb = v128.load(xbb);
+        let wv = v128.load(g);
+        let pa0 = i32x4.dot_i16x8_s(wv, va), pb0 = i32x4.dot_i16x8_s(wv, vb);
+        wv = v128.load(g, 64);
+        let pa1 = i32x4.dot_i16x8_s(wv, va), pb1 = i32x4.dot_i16x8_s(wv, vb);
+        wv = v128.load(g, 128);
+        let pa2 = i32x4.dot_i16x8_s(wv, va), pb2 = i32x4.dot_i16x8_s(wv, vb);
+        wv = v128.load(g, 192);
+        let pa3 = i32x4.dot_i16x8_s(wv, va), pb3 = i32x4.dot_i16x8_s(wv, vb);
+        for (let j: usize = 16; j < 64; j += 16) {
+          va = v128.load(xba + j);
+          vb = v128.load(xbb + j);
+          wv = v128.load(g + j);
+          pa0 = i32x4.add(pa0, i32x4.dot_i16x8_s(wv, va));
+          pb0 = i32x4.add(pb0, i32x4.dot_i16x8_s(wv, vb));
+          wv = v128.load(g + 64 + j);
+          pa1 = i32x4.add(pa1, i32x4.dot_i16x8_s(wv, va));
+          pb1 = i32x4.add(pb1, i32x4.dot_i16x8_s(wv, vb));
+          wv = v128.load(g + 128 + j);
+          pa2 = i32x4.add(pa2, i32x4.dot_i16x8_s(wv, va));
+          pb2 = i32x4.add(pb2, i32x4.dot_i16x8_s(wv, vb));
+          wv = v128.load(g + 192 + j);
+          pa3 = i32x4.add(pa3, i32x4.dot_i16x8_s(wv, va));
+          pb3 = i32x4.add(pb3, i32x4.dot_i16x8_s(wv, vb));
+        }
+        const dw = v128.load(g, 256);
+        const da = load<f32>(sa + (<usize>b << 2));
+        const db = load<f32>(sb + (<usize>b << 2));
+        a = f32x4.add(a, f32x4.mul(f32x4.convert_i32x4_s(sum4(pa0, pa1, pa2, pa3)), f32x4.mul(dw, f32x4.splat(da))));
+        c = f32x4.add(c, f32x4.mul(f32x4.convert_i32x4_s(sum4(pb0, pb1, pb2, pb3)), f32x4.mul(dw, f32x4.splat(db))));
+      }
+      const oa = out + <usize>t * outRow + (<usize>o << 2);
+      storeLanes(oa, a, n);
+      storeLanes(oa + outRow, c, n);
+    }
+    if (t < T) {
+      const xa = xq + <usize>t * xRow;
+      const sa = scales + ((<usize>t * <usize>nb) << 2);
+      let a = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        a = f32x4.add(a, groupTerm(scratch + <usize>b * GROUP_BLOCK, xa + (<usize>b << 6), load<f32>(sa + (<usize>b << 2))));
+      }
+      storeLanes(out + <usize>t * outRow + (<usize>o << 2), a, n);
+    }
+  }
+}
+
+/**
+ * Prefill form of matmulQ8_0: out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q8_0 blocks, xq from
+ * quantizeQ8Activations, each group of 4 weight rows widened to int16 once into scratch ((C/32) × 272 bytes) and
+ * met by every token. Per output element: Σ over blocks, in order, of float(exact integer block dot)·(dw·dx), in
+ * float32, as llama.cpp's reference vec_dot_q8_0_q8_0; lanes are rows, so any row split gives identical bits.
+ */
+export function matmulQ8_0Prefill(out: usize, xq: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  prefillQuant(out, xq, w, scratch, T, C, O, o0, o1, false);
+}
+
+/** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks). */
+export function matmulQ4_0Prefill(out: usize, xq: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  prefillQuant(out, xq, w, scratch, T, C, O, o0, o1, true);
 }

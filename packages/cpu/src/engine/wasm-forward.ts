@@ -10,7 +10,7 @@
 import { InferenceError } from "@dappcore/inference";
 import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
 import type { KernelExports } from "./kernels/wasm/wasm-kernels.js";
-import { prefillScratchBytes, q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
+import { prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./kernels/wasm/quant-layout.js";
 import { isQuantWeight, type AnyLinearWeight } from "./linear.js";
 import type { ModelWeights } from "./model-weights.js";
 import type { WasmRuntime } from "./wasm-runtime.js";
@@ -20,10 +20,18 @@ const PARALLEL_MIN_WORK = 1 << 15;
 
 /**
  * From this many tokens on, F16/BF16 matmuls take the prefill kernels (matmul*Prefill): each block of weight rows
- * is widened to float32 once per call instead of once per pair of tokens. (Q8_0 stays on Q8 activations: the
- * same trick over float32 activations broke the llama.cpp Q8 agreement test's identical greedy continuation.)
+ * is widened to float32 once per call instead of once per pair of tokens, then runs matmulF32's tile.
  */
 const PREFILL_MIN_TOKENS = 8;
+
+/**
+ * From this many tokens (or sequences of a batch step) on, Q8_0/Q4_0 matmuls take matmulQ8_0Prefill /
+ * matmulQ4_0Prefill: each group of 4 weight rows is widened to int16 once and met by every token's Q8
+ * activations, with the same bits as matmulQ8_0 / matmulQ4_0, which stream one row at a time (decode).
+ * (Float32 activations over dequantised weights would be faster still, but broke the llama.cpp Q8 agreement test's
+ * identical greedy continuation: llama.cpp quantises the activations of these types.)
+ */
+const QUANT_PREFILL_MIN_TOKENS = 2;
 
 type RawKernel = (...args: number[]) => void;
 
@@ -35,8 +43,8 @@ export class WasmForwardKernels implements ForwardKernels {
   private readonly vectors = new Map<Float32Array, number>();
   private xq = 0; // Q8 activations of the widest input: q8ActivationBytes(rows, C)
   private xqBytes = 0;
-  private prefillScratch = 0; // threads × prefillScratchBytes(prefillC): one block of widened weight rows per thread
-  private prefillC = 0;
+  private prefillScratch = 0; // threads × prefillScratchStride bytes: one block of widened weight rows per thread
+  private prefillScratchStride = 0;
 
   constructor(readonly runtime: WasmRuntime) {
     this.threads = runtime.threads;
@@ -124,14 +132,20 @@ export class WasmForwardKernels implements ForwardKernels {
       const work = T * w.O * w.C;
       if (T >= PREFILL_MIN_TOKENS && (w.dtype === "BF16" || w.dtype === "F16")) {
         const name = w.dtype === "BF16" ? "matmulBF16Prefill" : "matmulF16Prefill";
-        const scratch = this.scratchFor(w.C);
-        this.run(name, [out.ptr, x.ptr, this.matrixPtr(w), scratch, T, w.C, w.O], w.O, 4, work, 3, prefillScratchBytes(w.C));
+        const stride = prefillScratchBytes(w.C);
+        this.run(name, [out.ptr, x.ptr, this.matrixPtr(w), this.scratchFor(stride), T, w.C, w.O], w.O, 4, work, 3, stride);
       } else if (isQuantWeight(w)) {
         if (!quantised) {
           this.quantizeInput(x, T, w.C);
           quantised = true;
         }
-        this.run(w.dtype === "Q8_0" ? "matmulQ8_0" : "matmulQ4_0", [out.ptr, this.xq, this.matrixPtr(w), T, w.C, w.O], w.O, 4, work);
+        if (T >= QUANT_PREFILL_MIN_TOKENS) {
+          const name = w.dtype === "Q8_0" ? "matmulQ8_0Prefill" : "matmulQ4_0Prefill";
+          const stride = quantPrefillScratchBytes(w.C);
+          this.run(name, [out.ptr, this.xq, this.matrixPtr(w), this.scratchFor(stride), T, w.C, w.O], w.O, 4, work, 3, stride);
+        } else {
+          this.run(w.dtype === "Q8_0" ? "matmulQ8_0" : "matmulQ4_0", [out.ptr, this.xq, this.matrixPtr(w), T, w.C, w.O], w.O, 4, work);
+        }
       } else {
         this.run(`matmul${w.dtype}`, [out.ptr, x.ptr, this.matrixPtr(w), T, w.C, w.O], w.O, 4, work);
       }
@@ -143,11 +157,11 @@ export class WasmForwardKernels implements ForwardKernels {
     }
   }
 
-  /** The prefill kernels' per-thread scratch for C input channels (grown when needed, rarely: once per model). */
-  private scratchFor(C: number): number {
-    if (C > this.prefillC) {
-      this.prefillC = C;
-      this.prefillScratch = this.runtime.alloc(this.threads * prefillScratchBytes(C));
+  /** The prefill kernels' scratch, `stride` bytes per thread (grown when needed, rarely: once per model). */
+  private scratchFor(stride: number): number {
+    if (stride > this.prefillScratchStride) {
+      this.prefillScratchStride = stride;
+      this.prefillScratch = this.runtime.alloc(this.threads * stride);
     }
     return this.prefillScratch;
   }

@@ -77,7 +77,7 @@ describe("WebAssembly engine", () => {
   });
 
   for (const quantization of ["q8_0", "q4_0"] as const) {
-    it(`${quantization}: quantised in place in the arena; wasm equals reference; close to the unquantised logits`, async () => {
+    it(`${quantization}: quantised in place in the arena; wasm agrees with reference; close to the unquantised logits`, async () => {
       const runtime = WasmRuntime.create({ initialBytes: 65536 }); // grows only as needed: capacity is the high-water mark
       const ckpt = await loadEngineCheckpoint(dir, { runtime, quantization });
       const highWater = runtime.arena.capacity;
@@ -100,10 +100,14 @@ describe("WebAssembly engine", () => {
       const ref = run((await engineOn({ kernels: "reference", quantization })).engine);
       const full = run((await engineOn({})).engine);
       for (let i = 0; i < wasm.length; i++) {
-        expect(maxAbsDiff(wasm[i], ref[i])).toBeLessThan(1e-4);
+        // The quantised matmuls give the reference's bits (kernel tests), but norms and attention round in float32
+        // here and float64 there, and one activation landing on the other side of a Q8 rounding boundary moves
+        // the logits by a fraction of the quantisation error (seen: 1.2% of the largest logit, against 4.8% for
+        // quantisation itself). A misread block or a wrong scale moves them by far more.
+        const range = Math.max(...full[i].map(Math.abs));
+        expect(maxAbsDiff(wasm[i], ref[i]) / range).toBeLessThan(0.02);
         // Worst quantisation error relative to the largest logit (random weights; measured 4.8% for Q8_0 and 45%
         // for Q4_0 over all positions): the bound separates the two and catches a misread block.
-        const range = Math.max(...full[i].map(Math.abs));
         expect(maxAbsDiff(wasm[i], full[i]) / range).toBeLessThan(quantization === "q8_0" ? 0.1 : 0.7);
         expect(maxAbsDiff(wasm[i], full[i])).toBeGreaterThan(0);
       }

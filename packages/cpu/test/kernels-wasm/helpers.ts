@@ -190,7 +190,9 @@ export function quantizeActivations(x: Float32Array, T: number, C: number): { q:
 
 /**
  * The exact twin of the quantised matmul: Σ_blocks (dw·dx)·(integer dot), in float64, with the activations
- * quantised as the kernel does. Differs from the kernel only by float32 accumulation across blocks.
+ * quantised as the kernel does. Differs from the kernel only by float32 accumulation across blocks. `seq` is the
+ * same sum in float32 block by block, fl(acc + fl(isum·fl(dw·dx))): llama.cpp's reference vec_dot_q8_0_q8_0 and
+ * bit for bit the prefill kernels' arithmetic.
  */
 export function quantMatmulTwin(
   xq: { q: Int8Array; d: Float32Array },
@@ -199,16 +201,18 @@ export function quantMatmulTwin(
   T: number,
   C: number,
   O: number,
-): { out: Float64Array; scale: Float64Array } {
+): { out: Float64Array; scale: Float64Array; seq: Float32Array } {
   const nb = C / 32;
   const bs = type === "Q8_0" ? 34 : 18;
   const view = new DataView(w.buffer, w.byteOffset, w.byteLength);
   const out = new Float64Array(T * O);
   const scale = new Float64Array(T * O);
+  const seq = new Float32Array(T * O);
   for (let t = 0; t < T; t++) {
     for (let o = 0; o < O; o++) {
       let s = 0;
       let a = 0;
+      let f = 0;
       for (let b = 0; b < nb; b++) {
         const p = (o * nb + b) * bs;
         const dw = f16ToF32(view.getUint16(p, true));
@@ -222,10 +226,12 @@ export function quantMatmulTwin(
         const term = Math.fround(dw * xq.d[t * nb + b]) * isum;
         s += term;
         a += Math.abs(term);
+        f = Math.fround(f + Math.fround(term));
       }
       out[t * O + o] = s;
       scale[t * O + o] = a;
+      seq[t * O + o] = f;
     }
   }
-  return { out, scale };
+  return { out, scale, seq };
 }

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { f32ToBf16, f32ToF16 } from "../../src/dtype.js";
 import { matmulBF16, matmulF16, matmulF32 } from "../../src/engine/kernels/reference/index.js";
 import { bf16Table, f16Table } from "../../src/engine/kernels/reference/half-tables.js";
-import { prefillScratchBytes, q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
+import { prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
 import {
   absDots,
   bits,
@@ -351,5 +351,73 @@ describe("wasm prefill matmuls (weights widened a block of rows at a time into s
     e = thrown(() => k.matmulF16Prefill(p, p, p, p, 2, 4, 4, 3, 2));
     expect(e.code).toBe("invalid_argument");
     expect(e.message).toBe("cpu.kernels.matmulF16Prefill: output row range [3, 2) must lie within [0, 4]");
+  });
+});
+
+describe("wasm quantised prefill matmuls (4 weight rows widened to int16 at a time into scratch)", () => {
+  type QuantType = "Q8_0" | "Q4_0";
+  function prefill(type: QuantType, out: number, xq: number, w: number, s: number, T: number, C: number, O: number, o0?: number, o1?: number) {
+    const { k } = env;
+    if (type === "Q8_0") k.matmulQ8_0Prefill(out, xq, w, s, T, C, O, o0, o1);
+    else k.matmulQ4_0Prefill(out, xq, w, s, T, C, O, o0, o1);
+  }
+
+  for (const type of ["Q8_0", "Q4_0"] as QuantType[]) {
+    // O = 1, 5, 7, 33: groups of 4 rows with 1 to 3 rows left over; odd T: the last token alone.
+    for (const [T, C, O] of [[1, 32, 1], [2, 64, 5], [9, 96, 33], [17, 576, 40], [8, 160, 7], [3, 1536, 12]] as Array<[number, number, number]>) {
+      it(`${type} T=${T} C=${C} O=${O} is bit for bit the float32 block-by-block sum of exact integer dots`, () => {
+        const { arena, k } = env;
+        const mark = arena.mark();
+        const rng = random(T * 17 + C + O + (type === "Q8_0" ? 0 : 1));
+        const x = randomF32(rng, T * C, 2);
+        const wq = type === "Q8_0" ? quantizeQ8_0(randomF32(rng, O * C, 0.3), O, C) : quantizeQ4_0(randomF32(rng, O * C, 0.3), O, C);
+        const pxq = arena.alloc(q8ActivationBytes(T, C));
+        k.quantizeQ8Activations(pxq, put(arena, x), T, C);
+        const po = arena.alloc(T * O * 4);
+        prefill(type, po, pxq, put(arena, wq), arena.alloc(quantPrefillScratchBytes(C)), T, C, O);
+        const got = getF32(arena, po, T * O);
+        const twin = quantMatmulTwin(quantizeActivations(x, T, C), wq, type, T, C, O);
+        expect(bits(got)).toEqual(bits(twin.seq));
+        // And the float64 sum within float32 accumulation error.
+        expect(maxScaledError(got, twin.out, twin.scale)).toBeLessThan((C / 32 + 4) * 2 ** -23);
+        arena.release(mark);
+      });
+    }
+
+    it(`${type}: any split into row ranges gives the bits of one full call; the scratch is reused freely`, () => {
+      const { arena, k } = env;
+      const mark = arena.mark();
+      const [T, C, O] = [7, 128, 23];
+      const rng = random(321);
+      const pxq = arena.alloc(q8ActivationBytes(T, C));
+      k.quantizeQ8Activations(pxq, put(arena, randomF32(rng, T * C)), T, C);
+      const wf = randomF32(rng, O * C);
+      const pw = put(arena, type === "Q8_0" ? quantizeQ8_0(wf, O, C) : quantizeQ4_0(wf, O, C));
+      const scratch = arena.alloc(quantPrefillScratchBytes(C));
+      arena.u8(scratch, quantPrefillScratchBytes(C)).fill(0x5a); // stale bytes must not leak into results
+      const full = arena.alloc(T * O * 4);
+      prefill(type, full, pxq, pw, scratch, T, C, O);
+      for (const cuts of [[0, 1, 6, 17, 23], [0, 3, 4, 20, 22, 23], [0, 4, 8, 23]]) {
+        const part = arena.alloc(T * O * 4);
+        for (let i = 0; i + 1 < cuts.length; i++) prefill(type, part, pxq, pw, scratch, T, C, O, cuts[i], cuts[i + 1]);
+        expect(bits(getF32(arena, part, T * O))).toEqual(bits(getF32(arena, full, T * O)));
+      }
+      arena.release(mark);
+    });
+  }
+
+  it("rejects unaligned blocks, a scratch outside the memory and a bad row range", () => {
+    const { arena, k } = env;
+    const p = arena.alloc(4096);
+    const cap = arena.capacity;
+    let e = thrown(() => k.matmulQ8_0Prefill(p, p, p, p, 2, 48, 4));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe("cpu.kernels.matmulQ8_0Prefill: C must be a multiple of 32 for quantised blocks, got 48");
+    e = thrown(() => k.matmulQ4_0Prefill(p, p, p, cap - 64, 2, 32, 4));
+    expect(e.message).toBe(
+      `cpu.kernels.matmulQ4_0Prefill: scratch (${quantPrefillScratchBytes(32)} bytes at offset ${cap - 64}) lies outside the WebAssembly memory (${cap} bytes)`,
+    );
+    e = thrown(() => k.matmulQ8_0Prefill(p, p, p, p, 2, 32, 4, 3, 5));
+    expect(e.message).toBe("cpu.kernels.matmulQ8_0Prefill: output row range [3, 5) must lie within [0, 4]");
   });
 });

@@ -11,6 +11,8 @@
  *         channel j + 16 (high nibble); value = (nibble − 8)·d.
  * Activations: per block dx = max|x| / 127 (float32), q = round-half-to-even(x · (1/dx)) (float32 product), and dx
  * rounded to an f16 value, which is what the products use. C must be a multiple of 32.
+ * Sums: per output element, Σ over blocks in order of float(integer dot)·(dw·dx), in float32 as llama.cpp's
+ * reference vec_dot does; bit for bit the WebAssembly prefill kernels (matmulQ8_0Prefill / matmulQ4_0Prefill).
  */
 import { f16ToF32, f32ToF16 } from "../../../dtype.js";
 import { f16Table } from "./half-tables.js";
@@ -63,7 +65,7 @@ export function matmulQ8_0(
         const xb = t * C + b * 32;
         let isum = 0;
         for (let j = 0; j < 32; j++) isum += q[wb + 2 + j] * xq[xb + j];
-        acc += half[w[wb] | (w[wb + 1] << 8)] * xs[t * nb + b] * isum;
+        acc = fr(acc + fr(isum * fr(half[w[wb] | (w[wb + 1] << 8)] * xs[t * nb + b])));
       }
       out[t * O + o] = acc;
     }
@@ -93,7 +95,7 @@ export function matmulQ4_0(
           const byte = w[wb + 2 + j];
           isum += ((byte & 15) - 8) * xq[xb + j] + ((byte >>> 4) - 8) * xq[xb + 16 + j];
         }
-        acc += half[w[wb] | (w[wb + 1] << 8)] * xs[t * nb + b] * isum;
+        acc = fr(acc + fr(isum * fr(half[w[wb] | (w[wb + 1] << 8)] * xs[t * nb + b])));
       }
       out[t * O + o] = acc;
     }

@@ -18,8 +18,10 @@ export {
   Q8_0_BLOCK_BYTES,
   PREFILL_ROWS,
   QUANT_BLOCK,
+  QUANT_PREFILL_ROWS,
   prefillScratchBytes,
   q8ActivationBytes,
+  quantPrefillScratchBytes,
   weightBytes,
 } from "./quant-layout.js";
 export type { WasmWeightDtype } from "./quant-layout.js";

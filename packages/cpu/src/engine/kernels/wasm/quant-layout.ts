@@ -44,3 +44,14 @@ export const PREFILL_ROWS = 16;
 export function prefillScratchBytes(C: number): number {
   return PREFILL_ROWS * C * 4;
 }
+
+/** Weight rows the quantised prefill kernels (matmulQ8_0Prefill, matmulQ4_0Prefill) widen at a time. */
+export const QUANT_PREFILL_ROWS = 4;
+
+/**
+ * Bytes of one thread's scratch for the quantised prefill matmuls over C input channels: per block of 32 channels,
+ * QUANT_PREFILL_ROWS rows × 32 int16 then their QUANT_PREFILL_ROWS float32 scales (272 bytes).
+ */
+export function quantPrefillScratchBytes(C: number): number {
+  return (C / QUANT_BLOCK) * QUANT_PREFILL_ROWS * (64 + 4);
+}

@@ -10,7 +10,7 @@
  * `quantizeQ8Activations` first, as llama.cpp does.
  */
 import { KernelChecks, invalidArgument } from "./kernel-checks.js";
-import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, prefillScratchBytes, q8ActivationBytes } from "./quant-layout.js";
+import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./quant-layout.js";
 
 type MatmulExport = (out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number) => void;
 type PrefillExport = (
@@ -29,6 +29,8 @@ export interface KernelExports {
   matmulQ4_0: MatmulExport;
   matmulF16Prefill: PrefillExport;
   matmulBF16Prefill: PrefillExport;
+  matmulQ8_0Prefill: PrefillExport;
+  matmulQ4_0Prefill: PrefillExport;
   attention(
     out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
     pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
@@ -112,6 +114,22 @@ export class WasmKernels {
   /** Prefill form of matmulBF16 (as matmulF16Prefill, w bfloat16 bits). */
   matmulBF16Prefill(out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
     this.prefill("cpu.kernels.matmulBF16Prefill", this.raw.matmulBF16Prefill, 2 * C, out, x, w, scratch, T, C, O, o0, o1);
+  }
+
+  /**
+   * Prefill form of matmulQ8_0: the product of Q8 activations `xq` (from quantizeQ8Activations) with Q8_0 weights,
+   * each group of QUANT_PREFILL_ROWS weight rows widened to int16 once into `scratch`
+   * (`quantPrefillScratchBytes(C)` bytes, one per thread) and met by every token. Per output element: the sum over
+   * blocks, in order, of float(exact integer block dot)·(dw·dx) in float32, as llama.cpp's vec_dot_q8_0_q8_0.
+   * @example kernels.matmulQ8_0Prefill(out, xq, w, scratch, 128, 576, 1536)
+   */
+  matmulQ8_0Prefill(out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.prefillQuant("cpu.kernels.matmulQ8_0Prefill", this.raw.matmulQ8_0Prefill, Q8_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
+  }
+
+  /** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks). */
+  matmulQ4_0Prefill(out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.prefillQuant("cpu.kernels.matmulQ4_0Prefill", this.raw.matmulQ4_0Prefill, Q4_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
   }
 
   /**
@@ -264,6 +282,20 @@ export class WasmKernels {
     this.check.span(op, "xq", xq, q8ActivationBytes(T, C));
     this.check.span(op, "w", w, O * (C / 32) * blockBytes);
     kernel(out, xq, w, T, C, O, o0, o1);
+  }
+
+  private prefillQuant(
+    op: string, kernel: PrefillExport, blockBytes: number,
+    out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0: number, o1: number,
+  ): void {
+    this.check.dims(op, { T, C, O });
+    this.check.blocks(op, C);
+    this.check.range(op, "output row", o0, o1, O);
+    this.check.span(op, "out", out, T * O * 4);
+    this.check.span(op, "xq", xq, q8ActivationBytes(T, C));
+    this.check.span(op, "w", w, O * (C / 32) * blockBytes);
+    this.check.span(op, "scratch", scratch, quantPrefillScratchBytes(C));
+    kernel(out, xq, w, scratch, T, C, O, o0, o1);
   }
 
   private norm(
