@@ -1,7 +1,7 @@
 // Informal timing of the kernel pool (not a test; vitest does not run it): the per-call dispatch overhead of a
-// near-empty job, and matmulF32 576x1536 and 49152x576 at T = 1, for 1 thread and for N threads with several spin
-// counts. The configurations take turns round after round so that the load of a shared machine falls on all of
-// them alike; medians are printed.
+// near-empty job, and matmulF32 576x1536 and 49152x576 at T = 1, for 1 thread and for N threads with several
+// polling times (spinMicros). The configurations take turns round after round so that the load of a shared machine
+// falls on all of them alike; medians are printed.
 // Run: npx esbuild packages/cpu/test/threads/measure-pool.ts --bundle --platform=node --format=esm \
 //        --alias:@dappcore/inference=./packages/inference/src/index.ts --outfile=/tmp/measure-pool.mjs \
 //      && KERNELS_WASM=$PWD/packages/cpu/wasm-dist/kernels.wasm node /tmp/measure-pool.mjs [threads] [rounds] [spins]
@@ -11,7 +11,7 @@ import { createKernelPool, type KernelPool } from "../../src/engine/threads/inde
 
 const threads = Number(process.argv[2] ?? 2);
 const rounds = Number(process.argv[3] ?? 15);
-const spins = (process.argv[4] ?? "0,1000,5000").split(",").map(Number);
+const spins = (process.argv[4] ?? "0,50,2000").split(",").map(Number);
 const module = compileKernelModuleSync(process.env.KERNELS_WASM ?? kernelsWasmPath());
 
 function median(xs: number[]): number {
@@ -31,8 +31,8 @@ const out = arena.alloc(49152 * 4); // (1, O)
 const configs: { name: string; pool: KernelPool }[] = [
   { name: "1 thread", pool: createKernelPool({ memory: arena.memory, module, threads: 1 }) },
   ...spins.map((spin) => ({
-    name: `${threads} threads spin ${spin}`,
-    pool: createKernelPool({ memory: arena.memory, module, threads, spin }),
+    name: `${threads} threads spin ${spin} µs`,
+    pool: createKernelPool({ memory: arena.memory, module, threads, spinMicros: spin }),
   })),
 ];
 const tasks = [

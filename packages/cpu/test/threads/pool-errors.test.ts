@@ -73,15 +73,15 @@ function firstInstanceOnlyModule(): WebAssembly.Module {
 }
 
 describe("kernel pool errors", () => {
-  it("rejects a bad thread count, spin, module or memory", () => {
+  it("rejects a bad thread count, spinMicros, module or memory", () => {
     for (const threads of [0, 1.5, 257]) {
       const e = thrown(() => createKernelPool({ memory: arena.memory, module, threads }));
       expect(e.code).toBe("invalid_argument");
       expect(e.message).toBe(`cpu.kernelPool.create: threads must be an integer from 1 to 256, got ${threads}`);
     }
-    let e = thrown(() => createKernelPool({ memory: arena.memory, module, threads: 2, spin: -1 }));
+    let e = thrown(() => createKernelPool({ memory: arena.memory, module, threads: 2, spinMicros: -1 }));
     expect(e.code).toBe("invalid_argument");
-    expect(e.message).toBe("cpu.kernelPool.create: spin must be a non-negative integer, got -1");
+    expect(e.message).toBe("cpu.kernelPool.create: spinMicros must be a non-negative number of microseconds, got -1");
     e = thrown(() => createKernelPool({ memory: arena.memory, module: {} as WebAssembly.Module, threads: 2 }));
     expect(e.code).toBe("invalid_argument");
     expect(e.message).toBe("cpu.kernelPool.create: module must be a compiled WebAssembly.Module (use compileKernelModuleSync())");

@@ -43,14 +43,14 @@ export interface WorkerData {
   readonly threads: number;
   /** Kernel export names; a job names its kernel by index into this list. */
   readonly names: readonly string[];
-  /** Atomics.load polls of the sequence number before sleeping in Atomics.wait. */
-  readonly spin: number;
+  /** Microseconds of polling the sequence number before sleeping in Atomics.wait. */
+  readonly spinMicros: number;
 }
 
 /** The worker program. */
 export const WORKER_SOURCE = `"use strict";
 const { workerData } = require("node:worker_threads");
-const { module, memory, control, index, threads, names, spin } = workerData;
+const { module, memory, control, index, threads, names, spinMicros } = workerData;
 const ctl = new Int32Array(control, 0, ${HEADER_WORDS});
 const args = new Float64Array(control, ${ARGS_OFFSET}, ${MAX_ARGS});
 const text = new Uint8Array(control, ${ERROR_TEXT_OFFSET}, ${ERROR_TEXT_BYTES});
@@ -85,7 +85,16 @@ for (let n = 0; n <= ${MAX_ARGS}; n++) calls.push(new Array(n + 2).fill(0));
 let seen = 0;
 for (;;) {
   let seq = Atomics.load(ctl, ${SEQ});
-  for (let i = 0; seq === seen && i < spin; i++) seq = Atomics.load(ctl, ${SEQ});
+  if (seq === seen && spinMicros > 0) {
+    const deadline = performance.now() + spinMicros / 1000;
+    poll: for (;;) {
+      for (let i = 0; i < 64; i++) {
+        seq = Atomics.load(ctl, ${SEQ});
+        if (seq !== seen) break poll;
+      }
+      if (performance.now() >= deadline) break;
+    }
+  }
   while (seq === seen) {
     Atomics.wait(ctl, ${SEQ}, seen);
     seq = Atomics.load(ctl, ${SEQ});
