@@ -48,13 +48,15 @@ export const CONTROL_BYTES = ERROR_TEXT_OFFSET + ERROR_TEXT_BYTES;
 
 /**
  * The rows of chunk `i` of `n`: the ⌈total/grain⌉ grains are dealt out in n contiguous runs of ⌊G/n⌋ or ⌈G/n⌉
- * grains, so the split depends only on (total, grain, n). [start, end) is written into `into` so the hot path
+ * grains, the longer runs first, so the split depends only on (total, grain, n). Chunk 0 runs on the calling
+ * thread, which starts at once while the workers are still picking the job up: it takes the extra grain (9
+ * attention heads on 2 threads: 5 here, 4 on the worker). [start, end) is written into `into` so the hot path
  * allocates nothing. The worker program (worker-source.ts) repeats this formula.
  */
 export function chunkRange(i: number, n: number, total: number, grain: number, into: [number, number]): void {
   const grains = Math.ceil(total / grain);
-  const g0 = Math.floor((i * grains) / n);
-  const g1 = Math.floor(((i + 1) * grains) / n);
+  const g0 = Math.ceil((i * grains) / n);
+  const g1 = Math.ceil(((i + 1) * grains) / n);
   into[0] = Math.min(total, g0 * grain);
   into[1] = Math.min(total, g1 * grain);
 }

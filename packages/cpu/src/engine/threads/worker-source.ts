@@ -104,8 +104,8 @@ for (;;) {
   const total = ctl[${TOTAL}];
   const grain = ctl[${GRAIN}];
   const grains = Math.ceil(total / grain);
-  const start = Math.min(total, Math.floor((index * grains) / threads) * grain);
-  const end = Math.min(total, Math.floor(((index + 1) * grains) / threads) * grain);
+  const start = Math.min(total, Math.ceil((index * grains) / threads) * grain);
+  const end = Math.min(total, Math.ceil(((index + 1) * grains) / threads) * grain);
   if (kernels === null) {
     fail(setupError);
   } else if (start < end) {
