@@ -61,6 +61,15 @@ describe("GGUF reader on hostile headers", () => {
     await rejects(head(0n, 1n).str("b").u32(7).u8(2).bytes(), "invalid_model", 'metadata "b" is not a bool (2)');
   });
 
+  it("checks every array item as it checks a single value", async () => {
+    await rejects(head(0n, 1n).str("b").u32(9).u32(7).u64(3n).raw([1, 0, 2]).bytes(), "invalid_model", 'an item of "b" is not a bool (2)');
+    const utf8 = head(0n, 1n).str("s").u32(9).u32(8).u64(2n).str("ok").u64(2n).raw([0xc3, 0x28]);
+    await rejects(utf8.bytes(), "invalid_model", 'an item of "s" is not valid UTF-8');
+    const long = head(0n, 1n).str("s").u32(9).u32(8).u64(2n).str("ok").u64(2n ** 40n);
+    await rejects(long.bytes(), "invalid_model", 'an item of "s" is 1099511627776 bytes, more than the limit');
+    await rejects(head(0n, 1n).str("s").u32(9).u32(8).u64(2n).str("ok").u64(5n).raw([0x61]).bytes(), "invalid_model", 'file ends inside an item of "s"');
+  });
+
   it("rejects strings and arrays longer than the file or the caps (the 43-byte hang)", async () => {
     const hang = head(0n, 1n).str("a").u32(9).u32(4).u64(2n ** 63n).bytes();
     await rejects(hang, "invalid_model", 'metadata "a" has 9223372036854775808 items, more than the limit of 16777216');

@@ -92,6 +92,23 @@ describe("GGUF round trip", () => {
     expect(g.fileSize).toBe(bytes.byteLength);
   });
 
+  it("reads arrays whose items cross the reader's 1 MiB read-ahead chunks", async () => {
+    // 150 000 strings of 7 to 26 bytes and as many uint32 and int64: about 5.5 MB of metadata, read in 1 MiB chunks.
+    const strings = Array.from({ length: 150_000 }, (_, i) => `token-${i}-${"é".repeat(i % 10)}`);
+    const numbers = Array.from({ length: 150_000 }, (_, i) => (i * 2654435761) >>> 0);
+    const bigs = Array.from({ length: 150_000 }, (_, i) => BigInt(i) * -(3n ** 20n));
+    const w = new GGUFWriter();
+    w.addMetadata("t.strings", { type: "array", itemType: "string", value: strings });
+    w.addMetadata("t.numbers", { type: "array", itemType: "uint32", value: numbers });
+    w.addMetadata("t.bigs", { type: "array", itemType: "int64", value: bigs });
+    const path = join(dir, "big-arrays.gguf");
+    await w.write(path, () => new Uint8Array(0));
+    const g = await readGGUF(path);
+    expect(g.metadata.get("t.strings")).toEqual({ type: "array", itemType: "string", value: strings });
+    expect(g.metadata.get("t.numbers")).toEqual({ type: "array", itemType: "uint32", value: numbers });
+    expect(g.metadata.get("t.bigs")).toEqual({ type: "array", itemType: "int64", value: bigs });
+  });
+
   it("writes a file with no tensors", async () => {
     const w = new GGUFWriter();
     w.addMetadata("general.architecture", { type: "string", value: "llama" });
