@@ -1,7 +1,8 @@
-// `npm run bench`: our `cpu` backend against llama.cpp on a model of SmolLM2-135M's shape with deterministic random
-// weights, F32 / BF16 / Q8_0 at 1 and 2 threads, each engine in its own child process per configuration; prints a
-// markdown table of prefill and decode speed, time to first token and peak RSS with the ratios ours / llama.cpp,
-// and saves it as bench/results/latest.md and .json (--quick runs go to bench/.cache/ instead).
+// `npm run bench`: our `cpu` backend against llama.cpp on a model of SmolLM2-135M's shape (or another, --shape) with
+// deterministic random weights, F32 / BF16 / Q8_0 at 1 and 2 threads, each engine in its own child process per
+// configuration, after one child per engine that only imports it (the baseline RSS); prints a markdown table of
+// prefill and decode speed, time to first token and peak RSS with the ratios ours / llama.cpp, and saves it as
+// bench/results/latest.md and .json (another shape: bench/results/<shape>.*; --quick runs go to bench/.cache/).
 // It imports the built packages (run `npm run build` first; `npm run bench` does). It asserts nothing about speed.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -10,10 +11,11 @@ import { loadTokenizer } from "@dappcore/inference-cpu";
 import { parseArgs, USAGE } from "./lib/args.mjs";
 import { runChild } from "./lib/child.mjs";
 import { describeMachine } from "./lib/machine.mjs";
-import { ensureModels, SMOLLM2_135M_SHAPE, weightBytes } from "./lib/models.mjs";
+import { ensureModels, weightBytes } from "./lib/models.mjs";
 import { promptText } from "./lib/prompt.mjs";
 import { renderMarkdown, summarize, toJson } from "./lib/report.mjs";
 import { commandLine, log, publishReport, settingsOrExit, timed, withoutRepoRoot } from "./lib/results.mjs";
+import { DEFAULT_SHAPE, kvCacheBytes as kvBytes, parameterCount } from "./lib/shapes.mjs";
 
 const benchDir = fileURLToPath(new URL("./", import.meta.url));
 
@@ -22,7 +24,8 @@ const settings = settingsOrExit(parseArgs, USAGE);
 const started = performance.now();
 const machine = describeMachine();
 const cacheDir = join(benchDir, ".cache");
-const paths = await ensureModels(cacheDir, log);
+const shape = settings.shape;
+const paths = await ensureModels(cacheDir, shape, log);
 
 // The prompt as our tokenizer encodes it; both engines check their own tokenization against these ids.
 const prompt = promptText(settings.promptTokens);
@@ -41,8 +44,9 @@ const common = {
   runs: settings.runs,
   warmup: { prompt: prompt.slice(0, warmupTokens), promptTokens: warmupTokens, genTokens: Math.min(4, settings.genTokens) },
 };
-const kvCacheBytes =
-  2 * SMOLLM2_135M_SHAPE.numLayers * SMOLLM2_135M_SHAPE.numKVHeads * SMOLLM2_135M_SHAPE.headDim * common.contextLen * 4;
+// Ours keeps an F32 KV cache; llama.cpp the type --llama-kv names.
+const kvCacheBytes = kvBytes(shape.spec, common.contextLen, 4);
+const llamaKvCacheBytes = kvBytes(shape.spec, common.contextLen, settings.llamaKv === "f32" ? 4 : 2);
 
 /** Our backend's variants per weight type: what it loads and with which quantisation. */
 const oursVariants = {
@@ -53,6 +57,12 @@ const oursVariants = {
     { label: "Q8_0 (GGUF)", modelPath: paths.gguf.q8_0, weightsPath: paths.gguf.q8_0 },
   ],
 };
+
+// The fixed cost of each engine: a process that has only imported it (and, for llama.cpp, called getLlama).
+const baselineConfig = { baselineOnly: true, threads: settings.threads[0], kvType: settings.llamaKv };
+const baselineOf = async (engine, script) =>
+  baselineSummary(await timed(`baseline RSS, ${engine}`, () => runChild(join(benchDir, script), baselineConfig, settings.timeoutSec), rss));
+const baseline = { ours: await baselineOf("ours", "engines/ours.mjs"), llama: await baselineOf("llama.cpp", "engines/llama-cpp.mjs") };
 
 const jobs = settings.weights.length * settings.threads.length;
 let job = 0;
@@ -80,6 +90,7 @@ for (const weights of settings.weights) {
         ours: summarize(withoutRepoRoot(oursResult)),
         llama: summarize(withoutRepoRoot(llamaResult)),
         budgetBytes: weightBytes(variant.weightsPath) + kvCacheBytes,
+        llamaBudgetBytes: weightBytes(paths.gguf[weights]) + llamaKvCacheBytes,
         oursRuns: stripTokens(oursResult),
         llamaRuns: stripTokens(llamaResult),
       });
@@ -93,15 +104,29 @@ const report = {
   machine,
   settings,
   llamaVersion: JSON.parse(readFileSync(new URL("../node_modules/node-llama-cpp/package.json", import.meta.url), "utf8")).version,
-  model: { ...SMOLLM2_135M_SHAPE, kvCacheBytes },
+  model: { name: shape.name, title: shape.title, ...shape.spec, parameters: parameterCount(shape.spec), kvCacheBytes, llamaKvCacheBytes },
+  baseline,
   rows,
   elapsedSec: (performance.now() - started) / 1000,
 };
-await publishReport({ quick: settings.quick, prefix: "", markdown: renderMarkdown(report), json: toJson(report) });
+// The default shape keeps latest.* / quick.*; another writes <shape>.* / <shape>-quick.*.
+const base = shape.name === DEFAULT_SHAPE ? undefined : settings.quick ? `${shape.name}-quick` : shape.name;
+await publishReport({ quick: settings.quick, prefix: "", base, markdown: renderMarkdown(report), json: toJson(report) });
 
 /** The progress note of a finished inference run. */
 function decodeRates(result) {
   return `decode tok/s per run: ${result.runs.map((r) => (r.decodeTokensPerSec ?? 0).toFixed(1)).join(", ")}`;
+}
+
+/** The progress note of a baseline child. */
+function rss(result) {
+  return `peak RSS ${(result.peakRssBytes / 1e6).toFixed(0)} MB`;
+}
+
+/** A baseline child's result as the report keeps it: `{ ok, rssBytes }` or `{ ok: false, reason }`. */
+function baselineSummary(result) {
+  const r = withoutRepoRoot(result);
+  return r.ok ? { ok: true, rssBytes: r.peakRssBytes } : { ok: false, reason: r.reason };
 }
 
 /** Per-run figures without the token ids, for the JSON. */

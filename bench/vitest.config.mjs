@@ -1,6 +1,6 @@
 // Unit tests of the benchmark harness itself (argument parsing, statistics, report, child protocol, model cache):
-// `npx vitest run --config bench/vitest.config.mjs`. Kept out of `npm test`, whose config only includes packages/,
-// because bench/ is never part of the library's suite; none of these tests runs an engine or measures time.
+// `npx vitest run --config bench/vitest.config.mjs`, which `npm test` runs after the library's suite (the root
+// config only includes packages/). None of these tests runs an engine or measures time.
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 

@@ -7,7 +7,9 @@
 //   node-llama-cpp's per-token JS overhead.
 // Settings: `threads` for both the Llama instance and the context; batch size >= the prompt, so the prompt is one
 // batch; KV cache F16 (llama.cpp's default) unless --llama-kv f32; flash attention left at node-llama-cpp's
-// default ("auto"). A fresh context per run, so each run's counters are its own. Not the orchestrator (run.mjs).
+// default ("auto"). A fresh context per run, so each run's counters are its own. With `baselineOnly` it loads no
+// model: it reports the peak RSS of a process that has only imported node-llama-cpp and called `getLlama` with these
+// options. Not the orchestrator (run.mjs).
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { childMain } from "../lib/child.mjs";
 
@@ -27,6 +29,11 @@ await childMain(async (config) => {
     },
     progressLogs: false,
   });
+  if (config.baselineOnly) {
+    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    await llama.dispose();
+    return { ok: true, peakRssBytes };
+  }
   const loadStart = performance.now();
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const loadMs = performance.now() - loadStart;

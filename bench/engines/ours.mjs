@@ -1,6 +1,8 @@
 // Child process: runs our `cpu` backend (the built @dappcore/inference-cpu) on one model and thread count, times a
 // warm-up and then `runs` greedy generations, and sends the per-run figures and its own peak RSS to the parent
-// (lib/child.mjs). Timings are the backend's own `metrics()`; this file adds no timer of its own to them.
+// (lib/child.mjs). Timings are the backend's own `metrics()`; this file adds no timer of its own to them. With
+// `baselineOnly` it loads no model: it reports the peak RSS of a process that has only imported the package and made
+// a `CpuBackend`, the fixed cost the report subtracts to show the engine's own memory overhead.
 // Not the orchestrator (run.mjs) and not the llama.cpp side (llama-cpp.mjs).
 import { withMaxTokens, withTemperature } from "@dappcore/inference";
 import { CpuBackend } from "@dappcore/inference-cpu";
@@ -12,12 +14,19 @@ const QUANT_BITS = { q8_0: 8, q4_0: 4 };
 await childMain(async (config) => {
   const { modelPath, threads, quantization, contextLen, prompt, promptIds, genTokens, runs, warmup } = config;
   const backend = new CpuBackend();
+  if (config.baselineOnly) return { ok: true, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
   const loadOptions = { contextLen, threads };
   if (quantization) loadOptions.quantization = quantization;
   const loadStart = performance.now();
-  const loaded = await backend.loadModel(modelPath, loadOptions);
+  let loaded;
+  try {
+    loaded = await backend.loadModel(modelPath, loadOptions);
+  } catch (e) {
+    loaded = { ok: false, error: e };
+  }
   const loadMs = performance.now() - loadStart;
-  if (!loaded.ok) return { ok: false, reason: `load rejected: ${describeError(loaded.error)}` };
+  // A rejected option and a model that does not fit (out_of_memory: WebAssembly's 4 GiB) both end the row here.
+  if (!loaded.ok) return { ok: false, reason: `load failed: ${describeError(loaded.error)}` };
   const model = loaded.value;
   try {
     const info = model.info();

@@ -1,6 +1,7 @@
 // Parses the command line of `node bench/run.mjs` into the benchmark's settings. It only reads and validates
 // flags; it runs nothing and knows nothing of the engines.
 import { invalidArgument, pickList, positiveInt, walkFlags } from "./cli-args.mjs";
+import { DEFAULT_SHAPE, parseShape, SHAPE_PRESETS } from "./shapes.mjs";
 
 const OP = "bench.args";
 
@@ -10,6 +11,11 @@ export const WEIGHT_TYPES = ["f32", "bf16", "q8_0"];
 export const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- inference [options])
 
   --quick              smoke test: 32 prompt + 16 generated tokens, 1 run (results go to bench/.cache/)
+  --shape NAME|SPEC    the model's shape (random weights): smollm2-135m (default), smollm2-360m, tinyllama-1.1b,
+                       or a llama spec hidden=H,ffn=F,layers=L,heads=A,kv-heads=K[,vocab=V][,tied=0|1]
+                       [,head-dim=D][,rope-theta=T][,seed=S] (defaults: vocab 32000, untied, head-dim H/A,
+                       rope-theta 10000, seed 1; vocab at least 259). Results of a shape other than the default go
+                       to bench/results/<shape>.md/.json (--quick: bench/.cache/<shape>-quick.*)
   --weights LIST       comma-separated weight types out of f32,bf16,q8_0 (default: all three)
   --threads LIST       comma-separated thread counts (default: 1,2)
   --runs N             measured runs per engine and configuration; medians are reported (default: 3; --quick: 1)
@@ -37,6 +43,7 @@ export function parseArgs(argv) {
     genTokens: quick ? 16 : 128,
     llamaKv: "f16",
     timeoutSec: 3600,
+    shape: { ...SHAPE_PRESETS[DEFAULT_SHAPE], custom: false },
   };
   walkFlags(argv, settings, OP, (flag, value) => {
     switch (flag) {
@@ -52,6 +59,9 @@ export function parseArgs(argv) {
       case "--gen-tokens":
         settings.genTokens = positiveInt(OP, flag, value(), 4096);
         return true;
+      case "--shape":
+        settings.shape = parseShape(OP, flag, value());
+        return true;
       case "--llama-kv": {
         const v = value().toLowerCase();
         if (v !== "f16" && v !== "f32") throw invalidArgument(OP, flag, `--llama-kv must be f16 or f32, got "${v}"`);
@@ -64,6 +74,15 @@ export function parseArgs(argv) {
   });
   if (settings.genTokens < 2) {
     throw invalidArgument(OP, "--gen-tokens", "--gen-tokens must be at least 2 (decode speed is measured after the first token)");
+  }
+  const positions = settings.promptTokens + settings.genTokens;
+  if (positions > settings.shape.spec.maxPositionEmbeddings) {
+    throw invalidArgument(
+      OP,
+      "--prompt-tokens",
+      `--prompt-tokens + --gen-tokens (${positions}) exceed the ${settings.shape.spec.maxPositionEmbeddings} positions ` +
+        `of the ${settings.shape.name} shape`,
+    );
   }
   return settings;
 }

@@ -1,37 +1,27 @@
-// Makes the benchmark's model files once and caches them under bench/.cache/: a checkpoint of SmolLM2-135M's shape
-// with deterministic random weights in F32 and BF16 (Hugging Face layout, for our backend) and the GGUF files our
-// converter writes from the same weights (F32, BF16, Q8_0, for llama.cpp). The cache is keyed by the model spec and
-// the code that writes the files, so a changed converter rebuilds them. It does not run either engine.
+// Makes the benchmark's model files once and caches them under bench/.cache/<shape>-shape/: a checkpoint of the
+// chosen shape (shapes.mjs; SmolLM2-135M's by default) with deterministic random weights in F32 and BF16 (Hugging
+// Face layout, for our backend) and the GGUF files our converter writes from the same weights (F32, BF16, Q8_0, for
+// llama.cpp). The cache is keyed by the model spec and the code that writes the files, so a changed converter
+// rebuilds them. It does not run either engine.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { InferenceError } from "@dappcore/inference";
+import { DEFAULT_SHAPE, MIN_VOCAB, SHAPE_PRESETS } from "./shapes.mjs";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
-/** SmolLM2-135M's shape (config.json of HuggingFaceTB/SmolLM2-135M), weights random with a fixed seed. */
-export const SMOLLM2_135M_SHAPE = Object.freeze({
-  architecture: "llama",
-  seed: 135,
-  hiddenSize: 576,
-  intermediateSize: 1536,
-  numLayers: 30,
-  numHeads: 9,
-  numKVHeads: 3,
-  headDim: 64,
-  vocabSize: 49152,
-  tieWordEmbeddings: true,
-  maxPositionEmbeddings: 8192,
-  ropeTheta: 100000,
-});
+export { SMOLLM2_135M_SHAPE } from "./shapes.mjs";
 
 /**
  * The files of one benchmark model set: `checkpoint.f32`/`.bf16` are directories, `gguf.f32`/`.bf16`/`.q8_0` files.
- * Q8_0 is quantised from the BF16 checkpoint, the weights a SmolLM2 download has.
+ * Q8_0 is quantised from the BF16 checkpoint, the weights a SmolLM2 download has. Each shape has its own folder,
+ * `<shape name>-shape` (the default's is `smollm2-135m-shape`, as before shapes could be chosen).
  */
-export function modelPaths(cacheDir) {
-  const root = join(cacheDir, "smollm2-135m-shape");
+export function modelPaths(cacheDir, shape = SHAPE_PRESETS[DEFAULT_SHAPE]) {
+  const root = join(cacheDir, `${shape.name}-shape`);
   return {
     root,
     checkpoint: { f32: join(root, "checkpoint-f32"), bf16: join(root, "checkpoint-bf16") },
@@ -66,12 +56,20 @@ export function cacheKey(spec) {
 }
 
 /**
- * Returns the paths of the model set, making it first when the cache is missing or stale. Each file is written to
- * a temporary name and renamed, so an interrupted build never leaves a file that looks complete.
+ * Returns the paths of the model set of `shape` (`{ name, spec }` from shapes.mjs), making it first when the cache
+ * is missing or stale. Each file is written to a temporary name and renamed, so an interrupted build never leaves a
+ * file that looks complete. Throws `invalid_argument` for a vocabulary too small for the byte-level tokenizer.
  */
-export async function ensureModels(cacheDir, log = (msg) => process.stderr.write(`${msg}\n`)) {
-  const spec = SMOLLM2_135M_SHAPE;
-  const paths = modelPaths(cacheDir);
+export async function ensureModels(cacheDir, shape = SHAPE_PRESETS[DEFAULT_SHAPE], log = (msg) => process.stderr.write(`${msg}\n`)) {
+  const spec = shape.spec;
+  if (!(spec.vocabSize >= MIN_VOCAB)) {
+    throw new InferenceError({
+      code: "invalid_argument",
+      op: "bench.models",
+      message: `shape ${shape.name}: vocab ${spec.vocabSize} is below the byte-level tokenizer's ${MIN_VOCAB} tokens`,
+    });
+  }
+  const paths = modelPaths(cacheDir, shape);
   const key = cacheKey(spec);
   const stampPath = join(paths.root, "stamp.json");
   const allThere = () =>
@@ -90,7 +88,7 @@ export async function ensureModels(cacheDir, log = (msg) => process.stderr.write
     const t = performance.now();
     await makeRandomCheckpoint(`${dir}.partial`, { ...spec, dtype });
     await rename(`${dir}.partial`, dir);
-    log(`bench: made the ${dtype} checkpoint in ${seconds(t)} (${megabytes(dirSize(dir))})`);
+    log(`bench: made the ${shape.name} ${dtype} checkpoint in ${seconds(t)} (${megabytes(dirSize(dir))})`);
   }
   const sources = { f32: paths.checkpoint.f32, bf16: paths.checkpoint.bf16, q8_0: paths.checkpoint.bf16 };
   for (const type of ["f32", "bf16", "q8_0"]) {

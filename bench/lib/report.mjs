@@ -1,6 +1,7 @@
 // Turns the engines' per-run results into the benchmark report: medians per cell, ratios ours / llama.cpp, and the
 // markdown tables printed and saved by run.mjs. Pure functions of their inputs: no I/O, no timing.
 import { footnotes, machineLine, mb, ms, rate, times } from "./format.mjs";
+import { describeShape, formatParameters } from "./shapes.mjs";
 import { commonPrefix, median, ratio } from "./stats.mjs";
 
 /**
@@ -28,8 +29,10 @@ export function summarize(result) {
 
 
 /**
- * The markdown report. `report` holds `machine`, `settings`, `llamaVersion`, `rows` (each with `label`, `weights`,
- * `threads`, `ours`, `llama` summaries and the `budgetBytes` the RSS target is measured against) and `elapsedSec`.
+ * The markdown report. `report` holds `machine`, `settings`, `llamaVersion`, `model` (the shape's `name`, `title`,
+ * spec fields, `parameters`, `kvCacheBytes` and `llamaKvCacheBytes`), `baseline` (`ours` and `llama`, each
+ * `{ ok, rssBytes }` or `{ ok: false, reason }`), `rows` (each with `label`, `weights`, `threads`, `ours`, `llama`
+ * summaries and the `budgetBytes` / `llamaBudgetBytes` each engine's RSS is measured against) and `elapsedSec`.
  */
 export function renderMarkdown(report) {
   const { settings, rows } = report;
@@ -39,9 +42,16 @@ export function renderMarkdown(report) {
   const both = (row, f) => (row.ours.ok && row.llama.ok ? f(row.ours, row.llama) : undefined);
 
   const lines = [];
-  lines.push("## `cpu` backend vs llama.cpp, SmolLM2-135M shape (random weights)");
+  const { model } = report;
+  lines.push(`## \`cpu\` backend vs llama.cpp, ${model.title}, ${formatParameters(model.parameters)} parameters (random weights)`);
   lines.push("");
   lines.push(machineLine(report));
+  lines.push("");
+  lines.push(
+    `Shape \`${model.name}\`: ${model.architecture}, ${describeShape(model)}; ${model.parameters.toLocaleString("en-US")} ` +
+      `parameters, weights drawn with seed ${model.seed}. KV cache for ${settings.promptTokens + settings.genTokens} ` +
+      `positions: ours F32 ${kvMb(model.kvCacheBytes)} MB, llama.cpp ${settings.llamaKv.toUpperCase()} ${kvMb(model.llamaKvCacheBytes)} MB.`,
+  );
   lines.push("");
   lines.push(
     `Prompt ${settings.promptTokens} tokens, then ${settings.genTokens} generated, greedy. Medians of ${settings.runs} ` +
@@ -79,7 +89,14 @@ export function renderMarkdown(report) {
         `${times(both(row, (a, b) => ratio(a.decode, b.capiDecode)))} |`,
     );
   }
-  for (const paragraph of [...speedupLines(rows, settings.threads), memoryLine(rows), agreementLine(rows), coresLine(rows)]) {
+  const paragraphs = [
+    ...speedupLines(rows, settings.threads),
+    memoryLine(rows),
+    ...baselineLines(report.baseline, rows, settings.llamaKv),
+    agreementLine(rows),
+    coresLine(rows),
+  ];
+  for (const paragraph of paragraphs) {
     lines.push("", paragraph);
   }
   const idle = threadWarnings(rows);
@@ -87,6 +104,9 @@ export function renderMarkdown(report) {
   lines.push(...notes.lines());
   return lines.join("\n") + "\n";
 }
+
+/** A KV cache's size in MB: whole MB from 10 MB, else two decimals (a small shape's cache is well under 1 MB). */
+const kvMb = (bytes) => (bytes >= 10e6 ? mb(bytes) : (bytes / 1e6).toFixed(2));
 
 /** "2-thread / 1-thread decode speed-up" per engine and weights, when both thread counts ran. */
 export function speedupLines(rows, threads) {
@@ -123,6 +143,43 @@ function memoryLine(rows) {
   );
 }
 
+/**
+ * Each engine's peak RSS less the baseline RSS of a Node process that has only imported it, against the row's
+ * budget (weights + KV cache): `ours` is the raw ratio of memoryLine, `oursNet` and `llamaNet` the engines' own
+ * overhead. Each is undefined where it was not measured (the engine failed, or its baseline did).
+ */
+export function memoryRatios(row, baseline) {
+  const net = (summary, base, budget) =>
+    summary.ok && base?.ok && budget > 0 ? ratio(summary.rssBytes - base.rssBytes, budget) : undefined;
+  return {
+    ours: row.ours.ok && row.budgetBytes > 0 ? ratio(row.ours.rssBytes, row.budgetBytes) : undefined,
+    oursNet: net(row.ours, baseline?.ours, row.budgetBytes),
+    llamaNet: net(row.llama, baseline?.llama, row.llamaBudgetBytes),
+  };
+}
+
+/**
+ * The baseline RSS of each engine (a process that has only imported it) and each engine's (peak RSS - baseline)
+ * against weights + its own KV cache. llama.cpp runs once per weight type, so its "(GGUF)" rows are left out.
+ */
+export function baselineLines(baseline, rows, llamaKv) {
+  const base = (b) => (b?.ok ? `${mb(b.rssBytes)} MB` : `n/a (${b?.reason ?? "not measured"})`);
+  const out = [
+    `Baseline RSS of a Node process that has only imported the engine (ours: the package and \`new CpuBackend()\`; ` +
+      `llama.cpp: node-llama-cpp and \`getLlama\`, no model): ours ${base(baseline?.ours)}, llama.cpp ${base(baseline?.llama)}.`,
+  ];
+  const parts = (engine, key) =>
+    rows
+      .filter((r) => r[engine].ok && !(engine === "llama" && r.label.includes("(GGUF)")))
+      .map((r) => `${r.label} ${r.threads}t ${times(memoryRatios(r, baseline)[key])}`);
+  const list = (p) => (p.length ? p.join(", ") : "-");
+  out.push(`Ours' (peak RSS − baseline) / (weights in memory + F32 KV cache): ${list(parts("ours", "oursNet"))}.`);
+  out.push(
+    `llama.cpp's (peak RSS − baseline) / (GGUF weights + ${llamaKv.toUpperCase()} KV cache): ${list(parts("llama", "llamaNet"))}.`,
+  );
+  return out;
+}
+
 /** How many greedy tokens ours and llama.cpp agree on (first run), a sanity check that both ran the same model. */
 function agreementLine(rows) {
   const parts = rows
@@ -157,11 +214,14 @@ export function threadWarnings(rows) {
     );
 }
 
-/** The JSON saved beside the markdown: settings, machine, and every cell's summary (token ids left out). */
+/**
+ * The JSON saved beside the markdown: settings, machine, model, baseline RSS, and every cell's summary (token ids
+ * left out) with the row's `rssRatios` (memoryRatios: raw and less the baseline).
+ */
 export function toJson(report) {
   const strip = (s) => (s.ok ? { ...s, tokens: undefined } : s);
   return {
     ...report,
-    rows: report.rows.map((r) => ({ ...r, ours: strip(r.ours), llama: strip(r.llama) })),
+    rows: report.rows.map((r) => ({ ...r, ours: strip(r.ours), llama: strip(r.llama), rssRatios: memoryRatios(r, report.baseline) })),
   };
 }

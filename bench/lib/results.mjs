@@ -62,15 +62,16 @@ export function withoutRepoRoot(result) {
 
 /**
  * Prints `markdown` to stdout and saves it and `json` as `<prefix>quick.*` in bench/.cache/ (`quick`) or
- * `<prefix>latest.*` in bench/results/.
+ * `<prefix>latest.*` in bench/results/; `base`, when given, replaces "quick" / "latest" in the file name.
  *
  * @example await publishReport({ quick: true, prefix: "training-", markdown, json: report }) // bench/.cache/training-quick.md, .json
+ * @example await publishReport({ quick: false, prefix: "", base: "smollm2-360m", markdown, json }) // bench/results/smollm2-360m.md, .json
  */
-export async function publishReport({ quick, prefix, markdown, json }) {
+export async function publishReport({ quick, prefix, base: baseName, markdown, json }) {
   const benchDir = fileURLToPath(new URL("../", import.meta.url));
   process.stdout.write(`\n${markdown}`);
   const outDir = quick ? join(benchDir, ".cache") : join(benchDir, "results");
-  const base = `${prefix}${quick ? "quick" : "latest"}`;
+  const base = `${prefix}${baseName ?? (quick ? "quick" : "latest")}`;
   await mkdir(outDir, { recursive: true });
   await writeFile(join(outDir, `${base}.md`), markdown);
   await writeFile(join(outDir, `${base}.json`), JSON.stringify(json, null, 2) + "\n");

@@ -17,6 +17,9 @@ describe("planBench", () => {
   it("runs only the benchmark named first, with the rest of the arguments", () => {
     expect(planBench(["training", "--modes", "lora"])).toEqual([{ name: "training", script: "training.mjs", args: ["--modes", "lora"] }]);
     expect(planBench(["inference", "--weights", "bf16"])).toEqual([{ name: "inference", script: "run.mjs", args: ["--weights", "bf16"] }]);
+    expect(planBench(["inference", "--shape", "smollm2-360m"])).toEqual([
+      { name: "inference", script: "run.mjs", args: ["--shape", "smollm2-360m"] },
+    ]);
   });
 
   it("rejects an option of one benchmark given for both, naming it", () => {

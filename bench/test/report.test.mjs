@@ -1,7 +1,8 @@
 // Tests of bench/lib/report.mjs: medians per cell, ratios in the table, n/a cells with shared footnotes, the
-// speed-up, memory, agreement and thread lines.
+// speed-up, memory (raw and less the baseline RSS), agreement and thread lines, the shape in the title.
 import { describe, expect, it } from "vitest";
-import { renderMarkdown, speedupLines, summarize, threadWarnings, toJson } from "../lib/report.mjs";
+import { baselineLines, memoryRatios, renderMarkdown, speedupLines, summarize, threadWarnings, toJson } from "../lib/report.mjs";
+import { parameterCount, SHAPE_PRESETS, SMOLLM2_135M_SHAPE } from "../lib/shapes.mjs";
 
 const run = (over = {}) => ({
   promptTokens: 4,
@@ -16,12 +17,23 @@ const run = (over = {}) => ({
 
 const engine = (runs, rss = 200e6) => ({ ok: true, runs, peakRssBytes: rss });
 
-function report(rows, threads = [1, 2]) {
+const model = (preset = SHAPE_PRESETS["smollm2-135m"]) => ({
+  name: preset.name,
+  title: preset.title,
+  ...preset.spec,
+  parameters: parameterCount(preset.spec),
+  kvCacheBytes: 5.5e6,
+  llamaKvCacheBytes: 2.75e6,
+});
+
+function report(rows, threads = [1, 2], baseline = { ours: { ok: true, rssBytes: 50e6 }, llama: { ok: true, rssBytes: 40e6 } }) {
   return {
     command: "node bench/run.mjs --quick",
     machine: { date: "2026-01-02T03:04:05.000Z", node: "v20.0.0", platform: "linux-x64", cpu: "Test CPU", cores: 2, memoryBytes: 2 ** 34, loadAverage: [0.5, 0.4, 0.3] },
     settings: { promptTokens: 4, genTokens: 3, runs: 3, llamaKv: "f16", threads },
     llamaVersion: "3.21.1",
+    model: model(),
+    baseline,
     rows,
     elapsedSec: 12.3,
   };
@@ -50,12 +62,23 @@ describe("renderMarkdown", () => {
   const llama = (decode, threads) =>
     summarize(engine([run({ decodeTokensPerSec: decode, prefillTokensPerSec: 400, capiDecodeTokensPerSec: decode * 2, capiPrefillTokensPerSec: 500, coresBusyDecode: threads })], 100e6));
   const rows = [
-    { label: "BF16", weights: "bf16", threads: 1, ours: summarize(engine([run()])), llama: llama(20, 1), budgetBytes: 160e6 },
-    { label: "BF16", weights: "bf16", threads: 2, ours: summarize(engine([run({ decodeTokensPerSec: 18, coresBusyDecode: 1.05 })])), llama: llama(36, 2), budgetBytes: 160e6 },
-    { label: "Q8_0", weights: "q8_0", threads: 1, ours: { ok: false, reason: "unsupported: no q8_0" }, llama: llama(30, 1), budgetBytes: 90e6 },
-    { label: "Q8_0", weights: "q8_0", threads: 2, ours: { ok: false, reason: "unsupported: no q8_0" }, llama: { ok: false, reason: "boom" }, budgetBytes: 90e6 },
+    { label: "BF16", weights: "bf16", threads: 1, ours: summarize(engine([run()])), llama: llama(20, 1), budgetBytes: 160e6, llamaBudgetBytes: 120e6 },
+    { label: "BF16", weights: "bf16", threads: 2, ours: summarize(engine([run({ decodeTokensPerSec: 18, coresBusyDecode: 1.05 })])), llama: llama(36, 2), budgetBytes: 160e6, llamaBudgetBytes: 120e6 },
+    { label: "Q8_0", weights: "q8_0", threads: 1, ours: { ok: false, reason: "unsupported: no q8_0" }, llama: llama(30, 1), budgetBytes: 90e6, llamaBudgetBytes: 30e6 },
+    { label: "Q8_0", weights: "q8_0", threads: 2, ours: { ok: false, reason: "unsupported: no q8_0" }, llama: { ok: false, reason: "boom" }, budgetBytes: 90e6, llamaBudgetBytes: 30e6 },
   ];
   const md = renderMarkdown(report(rows));
+
+  it("names the shape and its parameter count in the title, and describes it under the machine line", () => {
+    expect(md.startsWith("## `cpu` backend vs llama.cpp, SmolLM2-135M shape, 134.5M parameters (random weights)\n")).toBe(true);
+    expect(md).toContain(
+      "Shape `smollm2-135m`: llama, hidden 576, FFN 1536, 30 layers, 9 heads, 3 KV heads, head dim 64, vocab 49152, tied, " +
+        "rope theta 100000; 134,515,008 parameters, weights drawn with seed 135. KV cache for 7 positions: ours F32 5.50 MB, llama.cpp F16 2.75 MB.",
+    );
+    const tiny = report([]);
+    tiny.model = model(SHAPE_PRESETS["tinyllama-1.1b"]);
+    expect(renderMarkdown(tiny)).toContain("## `cpu` backend vs llama.cpp, TinyLlama-1.1B shape, 1.10B parameters (random weights)");
+  });
 
   it("prints the header line with the date, Node, CPU and cores", () => {
     expect(md).toContain("2026-01-02 · Node v20.0.0 · linux-x64 · CPU: Test CPU · 2 cores · 16 GiB · load average at start 0.5 / 0.4 / 0.3");
@@ -90,9 +113,65 @@ describe("renderMarkdown", () => {
     expect(md).toContain("Warning: ours BF16 at 2 threads kept 1.05 cores busy while decoding");
   });
 
+  it("keeps the raw RSS line and adds the baseline RSS and each engine's RSS less the baseline", () => {
+    expect(md).toContain(
+      "Ours' peak RSS / (weights in memory + F32 KV cache): BF16 1t 1.25x, BF16 2t 1.25x (weights: the safetensors or GGUF bytes of the type the engine computes with).",
+    );
+    expect(md).toContain(
+      "Baseline RSS of a Node process that has only imported the engine (ours: the package and `new CpuBackend()`; " +
+        "llama.cpp: node-llama-cpp and `getLlama`, no model): ours 50 MB, llama.cpp 40 MB.",
+    );
+    // (200 - 50) / 160 and (100 - 40) / 120, (100 - 40) / 30
+    expect(md).toContain("Ours' (peak RSS − baseline) / (weights in memory + F32 KV cache): BF16 1t 0.94x, BF16 2t 0.94x.");
+    expect(md).toContain("llama.cpp's (peak RSS − baseline) / (GGUF weights + F16 KV cache): BF16 1t 0.50x, BF16 2t 0.50x, Q8_0 1t 2.00x.");
+    const raw = md.indexOf("Ours' peak RSS");
+    expect(raw).toBeLessThan(md.indexOf("Baseline RSS"));
+  });
+
   it("says when ours stopped at EOS before the requested tokens", () => {
     const short = [{ label: "F32", weights: "f32", threads: 1, ours: summarize(engine([run({ generatedTokens: 2, tokens: [5, 6] })])), llama: llama(20, 1), budgetBytes: 1 }];
     expect(renderMarkdown(report(short, [1]))).toContain("F32 1t 2/3 (ours stopped at EOS after 2)");
+  });
+});
+
+describe("baselineLines and memoryRatios", () => {
+  const ok = (rss) => ({ ok: true, rssBytes: rss });
+  const row = (label, ours, llama) => ({ label, threads: 1, ours, llama, budgetBytes: 100e6, llamaBudgetBytes: 80e6 });
+
+  it("leaves llama.cpp's GGUF rows out (it ran once per weight type) and says n/a for a failed baseline", () => {
+    const rows = [row("Q8_0", ok(150e6), ok(120e6)), row("Q8_0 (GGUF)", ok(140e6), ok(120e6))];
+    const lines = baselineLines({ ours: ok(55e6), llama: { ok: false, reason: "could not load node-llama-cpp" } }, rows, "f32");
+    expect(lines[0]).toContain("ours 55 MB, llama.cpp n/a (could not load node-llama-cpp).");
+    expect(lines[1]).toBe("Ours' (peak RSS − baseline) / (weights in memory + F32 KV cache): Q8_0 1t 0.95x, Q8_0 (GGUF) 1t 0.85x.");
+    expect(lines[2]).toBe("llama.cpp's (peak RSS − baseline) / (GGUF weights + F32 KV cache): Q8_0 1t -.");
+  });
+
+  it("prints - when no row ran, and handles a report without a baseline", () => {
+    const lines = baselineLines(undefined, [row("F32", { ok: false, reason: "load failed: out_of_memory" }, { ok: false, reason: "x" })], "f16");
+    expect(lines).toEqual([
+      expect.stringContaining("ours n/a (not measured), llama.cpp n/a (not measured)."),
+      "Ours' (peak RSS − baseline) / (weights in memory + F32 KV cache): -.",
+      "llama.cpp's (peak RSS − baseline) / (GGUF weights + F16 KV cache): -.",
+    ]);
+  });
+
+  it("computes the raw and net ratios of a row", () => {
+    expect(memoryRatios(row("F32", ok(150e6), ok(120e6)), { ours: ok(50e6), llama: ok(40e6) })).toEqual({ ours: 1.5, oursNet: 1, llamaNet: 1 });
+    expect(memoryRatios(row("F32", { ok: false, reason: "x" }, ok(120e6)), { ours: ok(50e6), llama: { ok: false, reason: "y" } })).toEqual({
+      ours: undefined,
+      oursNet: undefined,
+      llamaNet: undefined,
+    });
+  });
+});
+
+describe("a load failure", () => {
+  it("shows n/a with its reason, as a rejected option does", () => {
+    const failed = { ok: false, reason: "load failed: out_of_memory: the model needs 4.4 GB, above the 4 GiB WebAssembly limit" };
+    const rows = [{ label: "F32", weights: "f32", threads: 1, ours: summarize(failed), llama: summarize(engine([run()])), budgetBytes: 4.4e9, llamaBudgetBytes: 4.4e9 }];
+    const md = renderMarkdown(report(rows, [1]));
+    expect(md).toContain("| F32 | 1 | n/a [1] | 100 | - |");
+    expect(md).toContain("- [1] ours F32 1t: load failed: out_of_memory: the model needs 4.4 GB, above the 4 GiB WebAssembly limit");
   });
 });
 
@@ -115,5 +194,13 @@ describe("toJson", () => {
     expect(json.rows[0].ours.tokens).toBeUndefined();
     expect(json.rows[0].ours.decode).toBe(10);
     expect(json.rows[0].llama).toEqual({ ok: false, reason: "x" });
+  });
+
+  it("keeps the model, the baseline RSS and each row's RSS ratios", () => {
+    const rows = [{ label: "F32", weights: "f32", threads: 1, ours: summarize(engine([run()])), llama: summarize(engine([run()], 100e6)), budgetBytes: 100e6, llamaBudgetBytes: 50e6 }];
+    const json = toJson(report(rows));
+    expect(json.model).toMatchObject({ name: "smollm2-135m", hiddenSize: SMOLLM2_135M_SHAPE.hiddenSize, parameters: 134515008 });
+    expect(json.baseline).toEqual({ ours: { ok: true, rssBytes: 50e6 }, llama: { ok: true, rssBytes: 40e6 } });
+    expect(json.rows[0].rssRatios).toEqual({ ours: 2, oursNet: 1.5, llamaNet: 1.2 });
   });
 });
