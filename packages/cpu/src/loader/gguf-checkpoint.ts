@@ -142,12 +142,11 @@ export async function loadGGUFCheckpoint(path: string, opts: LoadGGUFCheckpointO
       checkAborted(opts.signal);
       const dtype = p.info.type as DType;
       const dest = allocate(p.info.byteLength, dtype === "F32" ? 4 : 2, opts.alloc, path, p.name);
-      const target = p.permuteHeads === undefined ? dest : new Uint8Array(p.info.byteLength);
-      await readInto(handle, path, p.info, target, chunkBytes, opts.signal, (n) => {
+      await readInto(handle, path, p.info, dest, chunkBytes, opts.signal, (n) => {
         loadedBytes += n;
         opts.onProgress?.({ loadedBytes, totalBytes, file: fileName });
       });
-      if (p.permuteHeads !== undefined) unpermuteRows(dest, target, p.info.shape[0], p.permuteHeads, path, p.name);
+      if (p.permuteHeads !== undefined) unpermuteRows(dest, p.info.shape[0], p.permuteHeads, path, p.name);
       const tensor: Tensor = { name: p.name, dtype, shape: [...p.info.shape], data: dest };
       weights.add(tensor);
     }
@@ -261,19 +260,23 @@ function permuteHeadsOf(name: string, config: ModelConfig): number | undefined {
  * Undoes the converter's rope permutation: within each head of `rows / heads` rows, GGUF row 2i + j holds Hugging Face
  * row j * half + i. Works on whole rows of bytes, so any storage type (including Q8_0/Q4_0 blocks) is moved intact.
  */
-function unpermuteRows(out: Uint8Array, src: Uint8Array, rows: number, heads: number, path: string, name: string): void {
+function unpermuteRows(rowsData: Uint8Array, rows: number, heads: number, path: string, name: string): void {
   const headRows = rows / heads;
   if (!Number.isInteger(headRows) || headRows % 2 !== 0) {
     throw ggufInvalid(path, `tensor "${name}" has ${rows} rows, which do not split into ${heads} heads of even size`, { tensor: name });
   }
-  const rowBytes = src.byteLength / rows;
+  // In place, one head at a time through a copy of that head's rows: no second copy of the tensor.
+  const rowBytes = rowsData.byteLength / rows;
   const half = headRows / 2;
+  const head = new Uint8Array(headRows * rowBytes);
   for (let h = 0; h < heads; h++) {
+    const base = h * headRows * rowBytes;
+    head.set(rowsData.subarray(base, base + head.byteLength));
     for (let i = 0; i < half; i++) {
       for (let j = 0; j < 2; j++) {
-        const from = (h * headRows + 2 * i + j) * rowBytes;
-        const to = (h * headRows + j * half + i) * rowBytes;
-        out.set(src.subarray(from, from + rowBytes), to);
+        const from = (2 * i + j) * rowBytes;
+        const to = base + (j * half + i) * rowBytes;
+        rowsData.set(head.subarray(from, from + rowBytes), to);
       }
     }
   }
