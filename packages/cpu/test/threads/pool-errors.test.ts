@@ -82,6 +82,10 @@ describe("kernel pool errors", () => {
     let e = thrown(() => createKernelPool({ memory: arena.memory, module, threads: 2, spinMicros: -1 }));
     expect(e.code).toBe("invalid_argument");
     expect(e.message).toBe("cpu.kernelPool.create: spinMicros must be a non-negative number of microseconds, got -1");
+    for (const spinMicros of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      e = thrown(() => createKernelPool({ memory: arena.memory, module, threads: 2, spinMicros }));
+      expect(e.message).toBe(`cpu.kernelPool.create: spinMicros must be a non-negative number of microseconds, got ${spinMicros}`);
+    }
     e = thrown(() => createKernelPool({ memory: arena.memory, module: {} as WebAssembly.Module, threads: 2 }));
     expect(e.code).toBe("invalid_argument");
     expect(e.message).toBe("cpu.kernelPool.create: module must be a compiled WebAssembly.Module (use compileKernelModuleSync())");

@@ -179,6 +179,24 @@ describe("kernel pool results", () => {
     arena.release(mark);
   });
 
+  it("loses no job whether its threads poll or sleep between jobs (spinMicros 0, 50, 20000)", async () => {
+    const mark = arena.mark();
+    const N = 48;
+    const one = put(arena, new Float32Array(N).fill(1)); // (N)
+    for (const spinMicros of [0, 50, 20_000]) {
+      const pool = createKernelPool({ memory: arena.memory, module: compileKernelModuleSync(), threads: 2, spinMicros });
+      const acc = put(arena, new Float32Array(N)); // (N)
+      for (let i = 0; i < 2000; i++) {
+        pool.run("add", [acc, acc, one], N, 4);
+        // Now and then a pause longer than 50 µs, so the workers of the first two pools fall asleep between jobs.
+        if (i % 250 === 0) await new Promise((r) => setTimeout(r, 2));
+      }
+      expect(Array.from(getF32(arena, acc, N)), `spinMicros ${spinMicros}`).toEqual(new Array(N).fill(2000));
+      await pool.close();
+    }
+    arena.release(mark);
+  });
+
   it("sees memory the arena grew after the workers started", () => {
     const mark = arena.mark();
     const before = arena.capacity;
