@@ -88,6 +88,7 @@ export function createSampler(vocabSize: number): Sampler {
   const heap = new Int32Array(V); // (n) heap scratch for top-k and top-p
   const mark = new Uint32Array(V); // (V) top-p membership stamps, so the array is never cleared
   let stamp = 0;
+  let greedyId = -1; // the argmax scanGreedy found for this call, else -1
   let n = 0; // surviving ids in cand
   let total = 0; // sum of their weights
 
@@ -99,6 +100,7 @@ export function createSampler(vocabSize: number): Sampler {
     historyLength: number,
   ): number {
     checkParams(params);
+    greedyId = -1;
     if (!logits || logits.length !== V) {
       throw invalid(`logits must have ${V} entries (the vocabulary), got ${logits ? logits.length : logits}`, {
         expected: V,
@@ -110,8 +112,9 @@ export function createSampler(vocabSize: number): Sampler {
         `historyLength must be an integer in [0, history.length], got ${historyLength} for a history of ${history ? history.length : history}`,
       );
     }
-    for (let i = 0; i < V; i++) work[i] = logits[i];
     const penalty = params.repeatPenalty;
+    if (params.temperature === 0 && penalty === 1) return scanGreedy(logits);
+    for (let i = 0; i < V; i++) work[i] = logits[i];
     if (penalty !== 1) {
       // Every occurrence writes the same value computed from the raw logit, so each distinct id is penalised once.
       for (let i = 0; i < historyLength; i++) {
@@ -138,8 +141,29 @@ export function createSampler(vocabSize: number): Sampler {
 
   /** The first id holding the maximum: greedy decoding with ties to the lowest id. */
   function argmax(max: number): number {
+    if (greedyId >= 0) return greedyId;
     for (let i = 0; i < V; i++) if (work[i] === max) return i;
     return 0; // unreachable: max came from work
+  }
+
+  /**
+   * Greedy without a repeat penalty, in one pass over the logits themselves (no copy): the maximum, the first id
+   * holding it (left in greedyId for argmax) and the same checks, in the same order, as prepare's copy and scan.
+   */
+  function scanGreedy(logits: Float32Array): number {
+    let max = Number.NEGATIVE_INFINITY;
+    let at = -1;
+    for (let i = 0; i < V; i++) {
+      const l = logits[i];
+      if (l > max) {
+        max = l;
+        at = i;
+      } else if (l !== l) throw invalid(`logits[${i}] is NaN`, { index: i });
+    }
+    if (max === Number.POSITIVE_INFINITY) throw invalid(`logits[${at}] is +Infinity`, { index: at });
+    if (max === Number.NEGATIVE_INFINITY) throw invalid("every logit is -Infinity: there is no token to pick");
+    greedyId = at;
+    return max;
   }
 
   /** Temperature, top-k, top-p and min-p over `work`; leaves survivors in cand[0..n) and their weights. */

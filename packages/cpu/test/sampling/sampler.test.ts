@@ -341,6 +341,38 @@ describe("errors", () => {
     );
   });
 
+  it("greedy without a penalty (one pass over the logits) matches greedy through the penalty path, errors included", () => {
+    const plain = params({ temperature: 0 });
+    const viaPenalty = params({ temperature: 0, repeatPenalty: 1.5 }); // an empty history: the penalty touches nothing
+    const rows: number[][] = [
+      [0.5, 2, 2, -1], // ties go to the lowest id
+      [-0, 0, -3],
+      [Number.NEGATIVE_INFINITY, -7, Number.NEGATIVE_INFINITY],
+      [1, Number.POSITIVE_INFINITY, Number.NaN], // NaN is reported even after +Infinity
+      [Number.POSITIVE_INFINITY, 2, Number.POSITIVE_INFINITY],
+      [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY],
+    ];
+    for (const row of rows) {
+      const x = Float32Array.from(row);
+      const g = createSampler(x.length);
+      const outcome = (p: SamplingParams) => {
+        try {
+          return g.sample(x, p, [], 0, rng);
+        } catch (e) {
+          return (e as Error).message;
+        }
+      };
+      expect(outcome(plain), `row ${row.join(", ")}`).toEqual(outcome(viaPenalty));
+    }
+    const big = Float32Array.from({ length: 50_000 }, (_, i) => Math.sin(i * 0.37));
+    const g = createSampler(big.length);
+    const want = big.indexOf(Math.max(...big));
+    expect(g.sample(big, plain, [], 0, rng)).toBe(want);
+    const dist = new Float64Array(big.length);
+    g.distribution(dist, big, plain, [], 0);
+    expect(dist[want]).toBe(1);
+  });
+
   it("rejects history ids outside the vocabulary and a history length past the history", () => {
     const p = params({ repeatPenalty: 1.2 });
     expectInvalid(() => s.sample(logits, p, [0, 3], 2, rng), "cpu.sample: history[1] = 3 is not a token id in [0, 3)");
