@@ -13,7 +13,7 @@ import { runChild } from "./lib/child.mjs";
 import { describeMachine } from "./lib/machine.mjs";
 import { ensureModels, weightBytes } from "./lib/models.mjs";
 import { promptText } from "./lib/prompt.mjs";
-import { renderMarkdown, summarize, toJson } from "./lib/report.mjs";
+import { poolRounds, renderMarkdown, summarize, toJson } from "./lib/report.mjs";
 import { commandLine, log, publishReport, settingsOrExit, timed, withoutRepoRoot } from "./lib/results.mjs";
 import { DEFAULT_SHAPE, kvCacheBytes as kvBytes, parameterCount } from "./lib/shapes.mjs";
 
@@ -70,19 +70,33 @@ const rows = [];
 for (const weights of settings.weights) {
   for (const threads of settings.threads) {
     job++;
-    const llamaResult = await timed(`[${job}/${jobs}] llama.cpp ${weights.toUpperCase()} ${threads}t`, () =>
-      runChild(join(benchDir, "engines/llama-cpp.mjs"), { ...common, threads, modelPath: paths.gguf[weights], kvType: settings.llamaKv }, settings.timeoutSec),
-      decodeRates,
-    );
-    for (const variant of oursVariants[weights]) {
-      const oursResult = await timed(`[${job}/${jobs}] ours ${variant.label} ${threads}t`, () =>
-        runChild(
-          join(benchDir, "engines/ours.mjs"),
-          { ...common, threads, modelPath: variant.modelPath, quantization: variant.quantization },
-          settings.timeoutSec,
+    // Each round runs llama.cpp, then each of ours' variants, in fresh processes; the runs of all rounds are pooled.
+    const llamaRounds = [];
+    const oursRounds = oursVariants[weights].map(() => []);
+    for (let round = 1; round <= settings.rounds; round++) {
+      const tag = settings.rounds > 1 ? ` round ${round}/${settings.rounds}` : "";
+      llamaRounds.push(
+        await timed(`[${job}/${jobs}] llama.cpp ${weights.toUpperCase()} ${threads}t${tag}`, () =>
+          runChild(join(benchDir, "engines/llama-cpp.mjs"), { ...common, threads, modelPath: paths.gguf[weights], kvType: settings.llamaKv }, settings.timeoutSec),
+          decodeRates,
         ),
-        decodeRates,
       );
+      for (const [i, variant] of oursVariants[weights].entries()) {
+        oursRounds[i].push(
+          await timed(`[${job}/${jobs}] ours ${variant.label} ${threads}t${tag}`, () =>
+            runChild(
+              join(benchDir, "engines/ours.mjs"),
+              { ...common, threads, modelPath: variant.modelPath, quantization: variant.quantization },
+              settings.timeoutSec,
+            ),
+            decodeRates,
+          ),
+        );
+      }
+    }
+    const llamaResult = poolRounds(llamaRounds);
+    for (const [i, variant] of oursVariants[weights].entries()) {
+      const oursResult = poolRounds(oursRounds[i]);
       rows.push({
         label: variant.label,
         weights,

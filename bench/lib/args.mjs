@@ -18,7 +18,9 @@ export const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- 
                        to bench/results/<shape>.md/.json (--quick: bench/.cache/<shape>-quick.*)
   --weights LIST       comma-separated weight types out of f32,bf16,q8_0 (default: all three)
   --threads LIST       comma-separated thread counts (default: 1,2)
-  --runs N             measured runs per engine and configuration; medians are reported (default: 3; --quick: 1)
+  --runs N             measured runs per engine process; medians are reported (default: 3; --quick: 1)
+  --rounds N           processes per engine and configuration, the engines taking turns; the medians are over all
+                       rounds' runs, so a noisy spell of the machine falls on both engines (default: 3; --quick: 1)
   --prompt-tokens N    prompt length in tokens (default: 128; --quick: 32)
   --gen-tokens N       generated tokens (default: 128; --quick: 16)
   --llama-kv TYPE      llama.cpp KV cache type, f16 (its default) or f32 (default: f16)
@@ -39,6 +41,7 @@ export function parseArgs(argv) {
     weights: [...WEIGHT_TYPES],
     threads: [1, 2],
     runs: quick ? 1 : 3,
+    rounds: quick ? 1 : 3,
     promptTokens: quick ? 32 : 128,
     genTokens: quick ? 16 : 128,
     llamaKv: "f16",
@@ -52,6 +55,9 @@ export function parseArgs(argv) {
         return true;
       case "--runs":
         settings.runs = positiveInt(OP, flag, value(), 100);
+        return true;
+      case "--rounds":
+        settings.rounds = positiveInt(OP, flag, value(), 20);
         return true;
       case "--prompt-tokens":
         settings.promptTokens = positiveInt(OP, flag, value(), 4096);

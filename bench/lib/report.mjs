@@ -8,6 +8,27 @@ import { commonPrefix, median, ratio } from "./stats.mjs";
  * The medians of one engine's runs in one configuration, or `{ ok: false, reason }` as the engine reported it.
  * `tokens` are the ids of the first run (for the agreement check).
  */
+/**
+ * One result from the rounds of one engine and configuration: every round's runs in order and the largest peak RSS;
+ * the first failed round's result when any failed (a row is only reported when every round ran).
+ */
+export function poolRounds(results) {
+  const failed = results.find((r) => !r.ok);
+  if (failed !== undefined) return failed;
+  return { ...results[0], runs: results.flatMap((r) => r.runs), peakRssBytes: Math.max(...results.map((r) => r.peakRssBytes)) };
+}
+
+/** How the medians were taken: runs per process, and processes per engine (rounds) when more than one. */
+function mediansOf(settings) {
+  const runs = `${settings.runs} run${settings.runs === 1 ? "" : "s"}`;
+  const rounds = settings.rounds ?? 1;
+  if (rounds === 1) return `Medians of ${runs} after one warm-up, each engine in its own process per row.`;
+  return (
+    `Medians of ${rounds * settings.runs} runs: ${rounds} rounds in which the engines take turns, each round a fresh ` +
+    `process per engine running one warm-up and ${runs}.`
+  );
+}
+
 export function summarize(result) {
   if (!result || !result.ok) return { ok: false, reason: result?.reason ?? "no result" };
   const runs = result.runs;
@@ -54,8 +75,7 @@ export function renderMarkdown(report) {
   );
   lines.push("");
   lines.push(
-    `Prompt ${settings.promptTokens} tokens, then ${settings.genTokens} generated, greedy. Medians of ${settings.runs} ` +
-      `run${settings.runs === 1 ? "" : "s"} after one warm-up, each engine in its own process per row. ` +
+    `Prompt ${settings.promptTokens} tokens, then ${settings.genTokens} generated, greedy. ${mediansOf(settings)} ` +
       `llama.cpp: node-llama-cpp ${report.llamaVersion} (prebuilt CPU binaries) on the GGUF our converter writes ` +
       `from the same weights, batch size >= the prompt, KV cache ${settings.llamaKv.toUpperCase()}, flash attention auto. ` +
       `Ours: the checkpoint directory (Q8_0: the BF16 checkpoint quantised at load, and the Q8_0 GGUF read directly).`,

@@ -20,6 +20,7 @@ describe("parseArgs", () => {
       weights: ["f32", "bf16", "q8_0"],
       threads: [1, 2],
       runs: 3,
+      rounds: 3,
       promptTokens: 128,
       genTokens: 128,
       llamaKv: "f16",
@@ -28,9 +29,18 @@ describe("parseArgs", () => {
     });
   });
 
+  it("--rounds takes 1 to 20 processes per engine", () => {
+    expect(parseArgs(["--rounds", "3"]).rounds).toBe(3);
+    for (const bad of ["0", "21", "1.5", "x"]) {
+      const e = errorOf(["--rounds", bad]);
+      expect(e.code).toBe("invalid_argument");
+      expect(e.message).toContain("--rounds");
+    }
+  });
+
   it("--quick shortens the run, and later flags still override it", () => {
     const s = parseArgs(["--quick", "--runs", "2"]);
-    expect(s).toMatchObject({ quick: true, runs: 2, promptTokens: 32, genTokens: 16 });
+    expect(s).toMatchObject({ quick: true, runs: 2, rounds: 1, promptTokens: 32, genTokens: 16 });
   });
 
   it("keeps weights in table order and drops repeated thread counts", () => {

@@ -1,7 +1,7 @@
 // Tests of bench/lib/report.mjs: medians per cell, ratios in the table, n/a cells with shared footnotes, the
 // speed-up, memory (raw and less the baseline RSS), agreement and thread lines, the shape in the title.
 import { describe, expect, it } from "vitest";
-import { baselineLines, memoryRatios, renderMarkdown, speedupLines, summarize, threadWarnings, toJson } from "../lib/report.mjs";
+import { baselineLines, memoryRatios, poolRounds, renderMarkdown, speedupLines, summarize, threadWarnings, toJson } from "../lib/report.mjs";
 import { parameterCount, SHAPE_PRESETS, SMOLLM2_135M_SHAPE } from "../lib/shapes.mjs";
 
 const run = (over = {}) => ({
@@ -202,5 +202,22 @@ describe("toJson", () => {
     expect(json.model).toMatchObject({ name: "smollm2-135m", hiddenSize: SMOLLM2_135M_SHAPE.hiddenSize, parameters: 134515008 });
     expect(json.baseline).toEqual({ ours: { ok: true, rssBytes: 50e6 }, llama: { ok: true, rssBytes: 40e6 } });
     expect(json.rows[0].rssRatios).toEqual({ ours: 2, oursNet: 1.5, llamaNet: 1.2 });
+  });
+});
+
+describe("poolRounds", () => {
+  const run = (decode) => ({ decodeTokensPerSec: decode, prefillTokensPerSec: 1, timeToFirstTokenMs: 1, generatedTokens: 4, tokens: [1, 2] });
+  it("pools every round's runs in order and keeps the largest peak RSS", () => {
+    const pooled = poolRounds([
+      { ok: true, runs: [run(10), run(11)], peakRssBytes: 5 },
+      { ok: true, runs: [run(30)], peakRssBytes: 9 },
+    ]);
+    expect(pooled.runs.map((r) => r.decodeTokensPerSec)).toEqual([10, 11, 30]);
+    expect(pooled.peakRssBytes).toBe(9);
+    expect(summarize(pooled).decode).toBe(11);
+  });
+  it("reports the first failed round instead", () => {
+    const failed = { ok: false, reason: "load failed: out_of_memory" };
+    expect(poolRounds([{ ok: true, runs: [run(1)], peakRssBytes: 1 }, failed, { ok: false, reason: "later" }])).toBe(failed);
   });
 });
