@@ -9,14 +9,7 @@
  * range computes it (one f32x4 accumulator over chunks of 4, the fixed-order horizontal sum, the scalar tail, then
  * one add into the output).
  */
-import { hsum } from "./common";
-
-// @ts-ignore: decorator
-@inline function dotTail(acc: v128, x: usize, w: usize, c0: i32, C: i32): f32 {
-  let s = hsum(acc);
-  for (let c = c0; c < C; c++) s += load<f32>(x + (<usize>c << 2)) * load<f32>(w + (<usize>c << 2));
-  return s;
-}
+import { f32Tiles } from "./matmul-f32";
 
 // @ts-ignore: decorator
 @inline function addTo(p: usize, v: f32): void {
@@ -26,85 +19,13 @@ import { hsum } from "./common";
 /**
  * out (T, O) rows o0 .. o1 += x (T, C) · w (O, C)ᵀ, where row t of x starts ldx floats after row t − 1 and row o
  * of w ldw floats after row o − 1 (ldx = ldw = C for dense matrices; larger to take C columns of wider ones).
- * Tiles as matmulF32: 4 weight rows × 2 rows of x, 4 × 1 for the last odd row, 1 × 1 for the last O mod 4.
+ * matmul-f32.ts's tiles (4 weight rows × 2 rows of x, 4 × 1 for the last odd row, 1 × 1 for the last O mod 4),
+ * accumulating, with 4-row tiles at T = 1 too.
  */
 export function matmulAccF32(
   out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, ldx: i32, ldw: i32, o0: i32, o1: i32,
 ): void {
-  const C4 = C & ~3;
-  const xRow = <usize>ldx << 2;
-  const wRow = <usize>ldw << 2;
-  const outRow = <usize>O << 2;
-  let o = o0;
-  for (; o + 4 <= o1; o += 4) {
-    const w0 = w + <usize>o * wRow;
-    const w1 = w0 + wRow;
-    const w2 = w1 + wRow;
-    const w3 = w2 + wRow;
-    let t = 0;
-    for (; t + 2 <= T; t += 2) {
-      const xa = x + <usize>t * xRow;
-      const xb = xa + xRow;
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-      for (let c = 0; c < C4; c += 4) {
-        const off = <usize>c << 2;
-        const va = v128.load(xa + off);
-        const vb = v128.load(xb + off);
-        const v0 = v128.load(w0 + off);
-        a0 = f32x4.add(a0, f32x4.mul(va, v0));
-        b0 = f32x4.add(b0, f32x4.mul(vb, v0));
-        const v1 = v128.load(w1 + off);
-        a1 = f32x4.add(a1, f32x4.mul(va, v1));
-        b1 = f32x4.add(b1, f32x4.mul(vb, v1));
-        const v2 = v128.load(w2 + off);
-        a2 = f32x4.add(a2, f32x4.mul(va, v2));
-        b2 = f32x4.add(b2, f32x4.mul(vb, v2));
-        const v3 = v128.load(w3 + off);
-        a3 = f32x4.add(a3, f32x4.mul(va, v3));
-        b3 = f32x4.add(b3, f32x4.mul(vb, v3));
-      }
-      const oa = out + <usize>t * outRow + (<usize>o << 2);
-      const ob = oa + outRow;
-      addTo(oa, dotTail(a0, xa, w0, C4, C));
-      addTo(oa + 4, dotTail(a1, xa, w1, C4, C));
-      addTo(oa + 8, dotTail(a2, xa, w2, C4, C));
-      addTo(oa + 12, dotTail(a3, xa, w3, C4, C));
-      addTo(ob, dotTail(b0, xb, w0, C4, C));
-      addTo(ob + 4, dotTail(b1, xb, w1, C4, C));
-      addTo(ob + 8, dotTail(b2, xb, w2, C4, C));
-      addTo(ob + 12, dotTail(b3, xb, w3, C4, C));
-    }
-    if (t < T) {
-      const xa = x + <usize>t * xRow;
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let c = 0; c < C4; c += 4) {
-        const off = <usize>c << 2;
-        const va = v128.load(xa + off);
-        a0 = f32x4.add(a0, f32x4.mul(va, v128.load(w0 + off)));
-        a1 = f32x4.add(a1, f32x4.mul(va, v128.load(w1 + off)));
-        a2 = f32x4.add(a2, f32x4.mul(va, v128.load(w2 + off)));
-        a3 = f32x4.add(a3, f32x4.mul(va, v128.load(w3 + off)));
-      }
-      const oa = out + <usize>t * outRow + (<usize>o << 2);
-      addTo(oa, dotTail(a0, xa, w0, C4, C));
-      addTo(oa + 4, dotTail(a1, xa, w1, C4, C));
-      addTo(oa + 8, dotTail(a2, xa, w2, C4, C));
-      addTo(oa + 12, dotTail(a3, xa, w3, C4, C));
-    }
-  }
-  for (; o < o1; o++) {
-    const w0 = w + <usize>o * wRow;
-    for (let t = 0; t < T; t++) {
-      const xa = x + <usize>t * xRow;
-      let a0 = f32x4.splat(0);
-      for (let c = 0; c < C4; c += 4) {
-        const off = <usize>c << 2;
-        a0 = f32x4.add(a0, f32x4.mul(v128.load(xa + off), v128.load(w0 + off)));
-      }
-      addTo(out + <usize>t * outRow + (<usize>o << 2), dotTail(a0, xa, w0, C4, C));
-    }
-  }
+  f32Tiles(out, x, w + <usize>o0 * (<usize>ldw << 2), T, C, O, o0, o1, ldx, ldw, true, false);
 }
 
 /** out (C, R) = x (R, C)ᵀ for input rows r0 .. r1 (output columns r0 .. r1); float32, 4 × 4 blocks. */
