@@ -18,6 +18,17 @@ export interface Rng {
   readonly seed: number | undefined;
 }
 
+/** An `Rng` whose position can be saved and restored (what `createRng` and `rngFromState` return). */
+export interface ResumableRng extends Rng {
+  /** The current 128-bit state as four 32-bit words: `rngFromState(rng.getState())` continues this stream. */
+  getState(): number[];
+  /**
+   * Moves this stream to a state `getState` returned (four 32-bit words, not all zero), e.g. to resume a saved run.
+   * Throws `invalid_argument` otherwise, leaving the stream as it was.
+   */
+  setState(state: ArrayLike<number>): void;
+}
+
 const TWO_POW_53 = 9007199254740992;
 const MASK_64 = (1n << 64n) - 1n;
 
@@ -30,7 +41,7 @@ const MASK_64 = (1n << 64n) - 1n;
  * const rng = createRng(42);
  * const u = rng.nextFloat(); // the same value on every run
  */
-export function createRng(seed?: number): Rng {
+export function createRng(seed?: number): ResumableRng {
   if (seed === undefined) {
     const words = new Uint32Array(4);
     globalThis.crypto.getRandomValues(words);
@@ -65,27 +76,8 @@ export function createRng(seed?: number): Rng {
  * @example
  * rngFromState([1, 2, 3, 4]).nextUint32(); // 11520, the first value of the reference implementation
  */
-export function rngFromState(state: ArrayLike<number>, seed?: number): Rng {
-  if (state.length !== 4) {
-    throw new InferenceError({
-      code: "invalid_argument",
-      op: "cpu.rngFromState",
-      message: `the state must be 4 words, got ${state.length}`,
-    });
-  }
-  let s0 = state[0] >>> 0;
-  let s1 = state[1] >>> 0;
-  let s2 = state[2] >>> 0;
-  let s3 = state[3] >>> 0;
-  if ((s0 | s1 | s2 | s3) === 0) {
-    // xoshiro's one fixed point: it would return 0 forever. (SplitMix64 is a bijection, so the two consecutive
-    // outputs `createRng` uses are never both zero.)
-    throw new InferenceError({
-      code: "invalid_argument",
-      op: "cpu.rngFromState",
-      message: "the state must not be all zero",
-    });
-  }
+export function rngFromState(state: ArrayLike<number>, seed?: number): ResumableRng {
+  let [s0, s1, s2, s3] = checkedState(state, "cpu.rngFromState");
 
   const nextUint32 = (): number => {
     const result = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
@@ -102,6 +94,10 @@ export function rngFromState(state: ArrayLike<number>, seed?: number): Rng {
   return {
     seed,
     nextUint32,
+    getState: () => [s0 >>> 0, s1 >>> 0, s2 >>> 0, s3 >>> 0],
+    setState(words: ArrayLike<number>): void {
+      [s0, s1, s2, s3] = checkedState(words, "cpu.rng.setState");
+    },
     nextFloat(): number {
       // 27 high bits of one draw and 26 of the next make 53 bits, a float64's full precision.
       const hi = nextUint32() >>> 5;
@@ -109,6 +105,28 @@ export function rngFromState(state: ArrayLike<number>, seed?: number): Rng {
       return (hi * 67108864 + lo) / TWO_POW_53;
     },
   };
+}
+
+/** Four 32-bit words of a xoshiro128** state, checked; `invalid_argument` from `op` otherwise. */
+function checkedState(state: ArrayLike<number>, op: string): [number, number, number, number] {
+  const bad = (message: string) => new InferenceError({ code: "invalid_argument", op, message });
+  if (state === null || typeof state !== "object" || state.length !== 4) {
+    throw bad(`the state must be 4 words, got ${state === null || typeof state !== "object" ? String(state) : state.length}`);
+  }
+  const words: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const w = state[i];
+    if (typeof w !== "number" || !Number.isInteger(w) || w < 0 || w > 0xffffffff) {
+      throw bad(`state word ${i} must be an integer in [0, 2^32), got ${String(w)}`);
+    }
+    words.push(w);
+  }
+  if ((words[0] | words[1] | words[2] | words[3]) === 0) {
+    // xoshiro's one fixed point: it would return 0 forever. (SplitMix64 is a bijection, so the two consecutive
+    // outputs `createRng` uses are never both zero.)
+    throw bad("the state must not be all zero");
+  }
+  return [words[0], words[1], words[2], words[3]];
 }
 
 function rotl(x: number, k: number): number {

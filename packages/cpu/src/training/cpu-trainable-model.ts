@@ -354,8 +354,8 @@ export class CpuTrainableModel implements TrainableModel {
 
   /**
    * Writes what a resumed run needs into `dir`: trainable values, AdamW moments and step, learning rate, epoch and
-   * the LoRA settings. Gradients not yet stepped are not saved (save at a step boundary). The dropout stream is not
-   * saved either: resumed runs with LoRA dropout draw other masks.
+   * the LoRA settings and the position of the LoRA dropout stream, so a resumed run draws the same masks. Gradients not
+   * yet stepped are not saved (save at a step boundary).
    */
   async saveTrainingState(dir: string): Promise<Result<void>> {
     const op = "cpu.saveTrainingState";
@@ -363,7 +363,9 @@ export class CpuTrainableModel implements TrainableModel {
       const net = this.trainable(op);
       const state = this.opt!.state();
       const params = net.parameters().map((p, i) => ({ name: p.name, shape: p.shape, value: p.value, m: state.m[i]!, v: state.v[i]! }));
-      await writeTrainingState(dir, { mode: this.mode, step: state.step, learningRate: this.lr, epoch: this.epoch, lora: this.lora, params });
+      await writeTrainingState(dir, {
+        mode: this.mode, step: state.step, learningRate: this.lr, epoch: this.epoch, lora: this.lora, params, dropoutRng: net.dropoutState(),
+      });
       return ok();
     } catch (e) {
       return fail(toInferenceError(e, op));
@@ -399,6 +401,7 @@ export class CpuTrainableModel implements TrainableModel {
         throw invalid(op, `the state in ${dir} holds other parameters than this model (${state.params.length} saved, ${params.length} here)`);
       }
       params.forEach((p, i) => p.value.set(state.params[i]!.value));
+      if (state.dropoutRng !== undefined) net.setDropoutState(state.dropoutRng);
       this.opt!.loadState({ step: state.step, m: state.params.map((p) => p.m), v: state.params.map((p) => p.v) });
       this.lr = state.learningRate;
       this.epoch = state.epoch;

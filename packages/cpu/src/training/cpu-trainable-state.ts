@@ -36,6 +36,8 @@ export interface TrainingStateFiles {
   /** LoRA mode: the adapter's settings. */
   readonly lora: NormalizedLoRAConfig | undefined;
   readonly params: readonly SavedParameter[];
+  /** The LoRA dropout stream's position (four 32-bit words); absent in states written before it was saved. */
+  readonly dropoutRng?: readonly number[];
 }
 
 async function writeThenRename(path: string, write: (tmp: string) => Promise<void>, op: string): Promise<void> {
@@ -78,6 +80,7 @@ export async function writeTrainingState(dir: string, state: TrainingStateFiles)
     epoch: state.epoch,
     lora: state.lora === undefined ? null : { ...state.lora, targetKeys: [...state.lora.targetKeys] },
     params: state.params.map((p) => ({ name: p.name, shape: [...p.shape] })),
+    ...(state.dropoutRng === undefined ? {} : { dropoutRng: [...state.dropoutRng] }),
   };
   await writeThenRename(join(dir, STATE_TENSORS_FILE), (tmp) => writeSafetensors(tmp, tensors), op);
   await writeThenRename(join(dir, STATE_CONFIG_FILE), (tmp) => writeFile(tmp, `${JSON.stringify(json, null, 2)}\n`), op);
@@ -112,6 +115,11 @@ export async function readTrainingState(dir: string): Promise<TrainingStateFiles
   if (mode === "lora" && (typeof lora !== "object" || lora === null)) throw bad(configPath, "lora settings are missing");
   const list = j["params"];
   if (!Array.isArray(list) || list.length === 0) throw bad(configPath, "params must be a non-empty list");
+  const dropoutRng = j["dropoutRng"];
+  const word = (w: unknown) => typeof w === "number" && Number.isInteger(w) && w >= 0 && w <= 0xffffffff;
+  if (dropoutRng !== undefined && !(Array.isArray(dropoutRng) && dropoutRng.length === 4 && dropoutRng.every(word) && dropoutRng.some((w) => w !== 0))) {
+    throw bad(configPath, `dropoutRng must be four 32-bit words, not all zero, got ${JSON.stringify(dropoutRng)}`);
+  }
 
   const file = await openSafetensors(tensorsPath).catch((cause: unknown) => {
     throw cause instanceof InferenceError ? cause : bad(tensorsPath, "cannot be opened", cause);
@@ -137,7 +145,10 @@ export async function readTrainingState(dir: string): Promise<TrainingStateFiles
       };
       params.push({ name, shape: shape as number[], value: await read("param"), m: await read("adam_m"), v: await read("adam_v") });
     }
-    return { mode, step, learningRate, epoch, lora: mode === "lora" ? (lora as NormalizedLoRAConfig) : undefined, params };
+    return {
+      mode, step, learningRate, epoch, lora: mode === "lora" ? (lora as NormalizedLoRAConfig) : undefined, params,
+      ...(dropoutRng === undefined ? {} : { dropoutRng: dropoutRng as number[] }),
+    };
   } finally {
     await file.close();
   }

@@ -118,6 +118,19 @@ export class TrainableTransformer<A extends Floats = Float32Array> {
     return this.w.params as unknown as TrainableParameter<A>[];
   }
 
+  /**
+   * The position of the LoRA dropout stream (four 32-bit words): saved with a training state so a resumed run draws
+   * the masks the uninterrupted one would have.
+   */
+  dropoutState(): number[] {
+    return this.w.rng.getState();
+  }
+
+  /** Moves the LoRA dropout stream to a position `dropoutState` returned; `invalid_argument` for a malformed one. */
+  setDropoutState(state: ArrayLike<number>): void {
+    this.w.rng.setState(state);
+  }
+
   /** Sets every gradient to zero. */
   zeroGrad(): void {
     for (const p of this.w.params) p.grad.fill(0);

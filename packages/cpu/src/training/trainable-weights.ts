@@ -10,7 +10,7 @@ import type { ModelConfig, WeightStore } from "../model-config.js";
 import { bindModelWeights } from "../engine/model-weights.js";
 import type { LinearWeight } from "../engine/linear.js";
 import { bf16Table, f16Table } from "../engine/kernels/reference/index.js";
-import { createRng, type Rng } from "../sampling/rng.js";
+import { createRng, type ResumableRng } from "../sampling/rng.js";
 import type { Floats } from "./kernels/floats.js";
 import { matchTargets, normalizeLoRAConfig, type NormalizedLoRAConfig } from "./lora-config.js";
 
@@ -127,8 +127,8 @@ export interface TrainWeights {
   readonly dropout: number;
   /** Largest LoRA rank, 0 in full mode. */
   readonly maxRank: number;
-  /** The RNG for dropout masks (continues from the LoRA initialisation). */
-  readonly rng: Rng;
+  /** The RNG for dropout masks (continues from the LoRA initialisation); its state is saved for resuming. */
+  readonly rng: ResumableRng;
 }
 
 const op = "cpu.trainable";

@@ -101,4 +101,34 @@ describe("xoshiro128**", () => {
     expectInvalid(() => rngFromState([0, 0, 0, 0]), "cpu.rngFromState: the state must not be all zero");
     expectInvalid(() => rngFromState([1, 2, 3]), "cpu.rngFromState: the state must be 4 words, got 3");
   });
+
+  it("getState and setState save and resume a stream; bad states are typed errors that leave the stream alone", () => {
+    const a = createRng(77);
+    for (let i = 0; i < 5; i++) a.nextUint32();
+    const saved = a.getState();
+    const ahead = Array.from({ length: 6 }, () => a.nextUint32());
+    expect(Array.from({ length: 6 }, () => rngFromState(saved).nextUint32())).not.toEqual(ahead); // a fresh stream per call
+    const b = rngFromState(saved);
+    expect(Array.from({ length: 6 }, () => b.nextUint32())).toEqual(ahead);
+    const c = createRng(1);
+    c.setState(saved);
+    expect(Array.from({ length: 6 }, () => c.nextUint32())).toEqual(ahead);
+    const before = c.getState();
+    for (const [bad, message] of [
+      [[0, 0, 0, 0], "the state must not be all zero"],
+      [[1, 2, 3], "the state must be 4 words, got 3"],
+      [[1, 2, 3, 2 ** 32], "state word 3 must be an integer in [0, 2^32), got 4294967296"],
+      [[1, -1, 3, 4], "state word 1 must be an integer in [0, 2^32), got -1"],
+      [[1, 2.5, 3, 4], "state word 1 must be an integer in [0, 2^32), got 2.5"],
+    ] as Array<[number[], string]>) {
+      let e: unknown;
+      try {
+        c.setState(bad);
+      } catch (err) {
+        e = err;
+      }
+      expect(e).toMatchObject({ code: "invalid_argument", message: `cpu.rng.setState: ${message}` });
+    }
+    expect(c.getState()).toEqual(before);
+  });
 });

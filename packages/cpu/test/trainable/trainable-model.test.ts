@@ -1,7 +1,7 @@
 // CpuTrainableModel: LoRA training lowers the loss and the saved adapter reproduces the trained model's logits through
 // withAdapterPath; full training saved with saveWeights reloads with loadModel; gradient accumulation equals one
 // batch; resuming from saveTrainingState continues identically; probe events; and every error path.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -127,7 +127,7 @@ describe("LoRA training", () => {
     expect(maxDiff(unweighted, one) / scale).toBeGreaterThan(1e-2);
   });
 
-  it("resume from saveTrainingState continues identically to an uninterrupted run", async () => {
+  for (const dropout of [0, 0.3]) it(`resume from saveTrainingState continues identically to an uninterrupted run (LoRA dropout ${dropout})`, async () => {
     const batches = [TEXT.slice(0, 14), TEXT.slice(1, 15), TEXT.slice(2, 16)].map((t) => ({ tokens: [[...t].map((c) => c.charCodeAt(0))] }));
     const run = async (m: CpuTrainableModel, from: number, to: number) => {
       const out: number[] = [];
@@ -138,14 +138,14 @@ describe("LoRA training", () => {
       return out;
     };
     const straight = await trainable({ seed: 9 });
-    value(straight.applyLoRA({ rank: 4 }));
+    value(straight.applyLoRA({ rank: 4, dropout }));
     const all = await run(straight, 0, 6);
     await straight.close();
 
     const first = await trainable({ seed: 9 });
-    value(first.applyLoRA({ rank: 4 }));
+    value(first.applyLoRA({ rank: 4, dropout }));
     const head = await run(first, 0, 3);
-    const dir = join(root, "resume-state");
+    const dir = join(root, `resume-state-${dropout}`);
     value(await first.saveTrainingState(dir));
     await first.close();
     const second = await trainable({ seed: 1234 }); // another seed: everything comes from the state
@@ -154,6 +154,17 @@ describe("LoRA training", () => {
     const tail = await run(second, 3, 6);
     expect([...head, ...tail]).toEqual(all);
     await second.close();
+    if (dropout > 0) {
+      // Without the saved dropout position the masks differ, and so do the losses (the check above can fail).
+      const state = JSON.parse(readFileSync(join(dir, "training-state.json"), "utf8"));
+      expect(state.dropoutRng).toHaveLength(4);
+      delete state.dropoutRng;
+      writeFileSync(join(dir, "training-state.json"), JSON.stringify(state));
+      const third = await trainable({ seed: 1234 });
+      value(await third.loadTrainingState(dir));
+      expect(await run(third, 3, 6)).not.toEqual(tail);
+      await third.close();
+    }
   });
 });
 
@@ -292,6 +303,14 @@ describe("errors", () => {
     const full = await trainable({ trainingMode: "full" });
     expect(errorOf(await full.loadTrainingState(dir)).message).toMatch(/was saved in lora mode; this model trains in full mode/);
     expect(errorOf(await m.loadTrainingState(join(root, "no-state")))).toMatchObject({ code: "invalid_model", message: expect.stringMatching(/training-state\.json: cannot be read/) });
+    const statePath = join(dir, "training-state.json");
+    const good = readFileSync(statePath, "utf8");
+    const before = m.stepCount();
+    for (const bad of [[0, 0, 0, 0], [1, 2, 3], [1, 2, 3, -4], "x"]) {
+      writeFileSync(statePath, JSON.stringify({ ...JSON.parse(good), dropoutRng: bad }));
+      expect(errorOf(await m.loadTrainingState(dir))).toMatchObject({ code: "invalid_model", message: expect.stringMatching(/dropoutRng must be four 32-bit words, not all zero/) });
+    }
+    expect(m.stepCount()).toBe(before);
     for (const x of [m, other, full]) await x.close();
   });
 
