@@ -11,7 +11,7 @@
 // model: it reports the peak RSS of a process that has only imported node-llama-cpp and called `getLlama` with these
 // options. Not the orchestrator (run.mjs).
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
-import { childMain } from "../lib/child.mjs";
+import { childMain, peakRssBytes } from "../lib/child.mjs";
 
 const logLines = [];
 
@@ -30,9 +30,9 @@ await childMain(async (config) => {
     progressLogs: false,
   });
   if (config.baselineOnly) {
-    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    const peak = peakRssBytes();
     await llama.dispose();
-    return { ok: true, peakRssBytes };
+    return { ok: true, peakRssBytes: peak };
   }
   const loadStart = performance.now();
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
@@ -64,7 +64,7 @@ await childMain(async (config) => {
       loadMs,
       flashAttention: String(measured[0]?.flashAttention ?? "auto"),
       runs: measured,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     };
   } finally {
     await model.dispose();

@@ -6,7 +6,7 @@
 // Not the orchestrator (run.mjs) and not the llama.cpp side (llama-cpp.mjs).
 import { withMaxTokens, withTemperature } from "@dappcore/inference";
 import { CpuBackend } from "@dappcore/inference-cpu";
-import { childMain, describeError } from "../lib/child.mjs";
+import { childMain, describeError, peakRssBytes } from "../lib/child.mjs";
 
 /** The bits `info().quantBits` reports for each quantisation, to check a requested one was applied. */
 const QUANT_BITS = { q8_0: 8, q4_0: 4 };
@@ -14,7 +14,7 @@ const QUANT_BITS = { q8_0: 8, q4_0: 4 };
 await childMain(async (config) => {
   const { modelPath, threads, quantization, contextLen, prompt, promptIds, genTokens, runs, warmup } = config;
   const backend = new CpuBackend();
-  if (config.baselineOnly) return { ok: true, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  if (config.baselineOnly) return { ok: true, peakRssBytes: peakRssBytes() };
   const loadOptions = { contextLen, threads };
   if (quantization) loadOptions.quantization = quantization;
   const loadStart = performance.now();
@@ -54,7 +54,7 @@ await childMain(async (config) => {
       loadMs,
       quantBits: info.quantBits,
       runs: measured,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     };
   } finally {
     await model.close();

@@ -3,7 +3,7 @@
 // clipGradNorm + AdamW step + zeroGrad) on one fixed batch; sends each step's time and loss, its own peak RSS and,
 // in LoRA mode, writes the adapter's initial A/B tensors for the PyTorch side to start from (lib/child.mjs protocol).
 // Not the orchestrator (training.mjs) and not the PyTorch side (train_torch.py).
-import { childMain } from "../lib/child.mjs";
+import { childMain, peakRssBytes } from "../lib/child.mjs";
 
 const dist = (p) => new URL(`../../packages/cpu/dist/${p}`, import.meta.url).href;
 const { loadModelDir } = await import(dist("loader/model-dir.js"));
@@ -59,7 +59,7 @@ await childMain(async (config) => {
       warmupSteps,
       steps: timed,
       coresBusy: wallMs > 0 ? (cpu.user + cpu.system) / 1000 / wallMs : undefined,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     };
   } finally {
     await model.close();

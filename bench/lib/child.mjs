@@ -2,6 +2,7 @@
 // RSS belongs to one engine alone and no run shares a process (or a JIT, or an allocator) with another. It is the
 // parent's side of the protocol; the engines are in ../engines/.
 import { fork } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 /**
  * Forks `script` with `config` (JSON) as its argument and waits for its one `{ type: "result" }` message.
@@ -55,4 +56,20 @@ export function describeError(e) {
   if (e && typeof e === "object" && typeof e.code === "string" && typeof e.message === "string") return `${e.code}: ${e.message}`;
   if (e instanceof Error) return e.message;
   return String(e);
+}
+
+/**
+ * This process's peak resident set size in bytes. On Linux it is VmHWM from /proc/self/status: the high-water mark of
+ * this process's own memory. `process.resourceUsage().maxRSS` there also counts the parent's resident set at the
+ * time of the fork (the kernel carries it across exec), so a child of a 600 MB parent reported 600 MB before doing
+ * anything. Elsewhere, maxRSS.
+ */
+export function peakRssBytes() {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m !== null) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }

@@ -27,6 +27,15 @@ describe("runChild", () => {
     expect(result).toEqual({ ok: false, reason: "stopped after 1 s (--timeout)" });
   });
 
+  it("peakRssBytes is the child's own peak, not the parent's resident set at the fork", async () => {
+    const ballast = Buffer.alloc(400e6, 1); // the parent now holds 400 MB more
+    const result = await runChild(fixture("child-rss.mjs"), {}, 20);
+    expect(ballast[0]).toBe(1);
+    expect(result.ok).toBe(true);
+    expect(result.peak).toBeLessThan(200e6); // a bare Node child: tens of MB
+    if (process.platform === "linux") expect(result.maxRss).toBeGreaterThan(400e6); // what maxRSS would have said
+  });
+
   it("reports a script that does not exist", async () => {
     const result = await runChild(fixture("no-such-child.mjs"), {}, 20);
     expect(result.ok).toBe(false);
