@@ -421,3 +421,62 @@ describe("wasm quantised prefill matmuls (4 weight rows widened to int16 at a ti
     expect(e.message).toBe("cpu.kernels.matmulQ8_0Prefill: output row range [3, 5) must lie within [0, 4]");
   });
 });
+
+describe("wasm matmulGroup (up to three products sharing x, split by rows across all of them)", () => {
+  const types = ["F32", "F16", "BF16", "Q8_0", "Q4_0"] as const;
+  for (const type of types) {
+    it(`${type}: the bits of separate matmul${type} calls, for any split of the concatenated rows`, () => {
+      const { arena, k } = env;
+      const mark = arena.mark();
+      const [T, C] = [2, 64];
+      const Os = [13, 6, 9];
+      const rng = random(Os.length + C + types.indexOf(type));
+      const x = randomF32(rng, T * C);
+      const quant = type === "Q8_0" || type === "Q4_0";
+      const px = put(arena, x);
+      const input = quant ? arena.alloc(q8ActivationBytes(T, C)) : px;
+      if (quant) k.quantizeQ8Activations(input, px, T, C);
+      const ws = Os.map((O) => {
+        const wf = randomF32(rng, O * C, 0.3);
+        if (type === "Q8_0") return put(arena, quantizeQ8_0(wf, O, C));
+        if (type === "Q4_0") return put(arena, quantizeQ4_0(wf, O, C));
+        return put(arena, type === "F32" ? wf : (encode(wf, type) as Uint16Array));
+      });
+      const separate = Os.map((O, i) => {
+        const out = arena.alloc(T * O * 4);
+        if (type === "Q8_0") k.matmulQ8_0(out, input, ws[i]!, T, C, O);
+        else if (type === "Q4_0") k.matmulQ4_0(out, input, ws[i]!, T, C, O);
+        else wasmMatmul(type, out, input, ws[i]!, T, C, O);
+        return getF32(arena, out, T * O);
+      });
+      const total = Os.reduce((a, b) => a + b, 0);
+      for (const cuts of [[0, total], [0, 5, 13, 14, 20, total], [0, 1, 2, 27, total]]) {
+        const outs = Os.map((O) => arena.alloc(T * O * 4));
+        for (const [i, O] of Os.entries()) arena.f32(outs[i]!, T * O).fill(Number.NaN);
+        const parts = Os.map((O, i) => ({ out: outs[i]!, w: ws[i]!, O }));
+        for (let c = 0; c + 1 < cuts.length; c++) k.matmulGroup(type, input, T, C, parts, cuts[c], cuts[c + 1]);
+        for (const [i, O] of Os.entries()) expect(bits(getF32(arena, outs[i]!, T * O)), `product ${i}, cuts ${cuts.join(",")}`).toEqual(bits(separate[i]!));
+      }
+      // Two products: the third slot stays unused.
+      const two = Os.slice(0, 2).map((O) => arena.alloc(T * O * 4));
+      k.matmulGroup(type, input, T, C, Os.slice(0, 2).map((O, i) => ({ out: two[i]!, w: ws[i]!, O })));
+      for (const i of [0, 1]) expect(bits(getF32(arena, two[i]!, T * Os[i]!))).toEqual(bits(separate[i]!));
+      arena.release(mark);
+    });
+  }
+
+  it("rejects a bad type, a bad number of products, unaligned blocks and a bad row range", () => {
+    const { arena, k } = env;
+    const p = arena.alloc(65536);
+    const part = { out: p, w: p, O: 4 };
+    let e = thrown(() => k.matmulGroup("Q5_K" as "F32", p, 1, 32, [part]));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe("cpu.kernels.matmulGroup: type must be one of F32, F16, BF16, Q8_0, Q4_0, got Q5_K");
+    e = thrown(() => k.matmulGroup("F32", p, 1, 32, [part, part, part, part]));
+    expect(e.message).toBe("cpu.kernels.matmulGroup: parts must hold 1 to 3 products, got 4");
+    e = thrown(() => k.matmulGroup("Q8_0", p, 1, 48, [part]));
+    expect(e.message).toBe("cpu.kernels.matmulGroup: C must be a multiple of 32 for quantised blocks, got 48");
+    e = thrown(() => k.matmulGroup("BF16", p, 1, 32, [part, part], 0, 9));
+    expect(e.message).toBe("cpu.kernels.matmulGroup: output row range [0, 9) must lie within [0, 8]");
+  });
+});
