@@ -9,7 +9,7 @@
  */
 import { InferenceError } from "@dappcore/inference";
 import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
-import { GROUP_TYPES, type KernelExports } from "./kernels/wasm/wasm-kernels.js";
+import type { KernelExports } from "./kernels/wasm/wasm-kernels.js";
 import { prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./kernels/wasm/quant-layout.js";
 import { isQuantWeight, type AnyLinearWeight } from "./linear.js";
 import type { ModelWeights } from "./model-weights.js";
@@ -125,10 +125,6 @@ export class WasmForwardKernels implements ForwardKernels {
   }
 
   linear(outs: readonly F32Buf[], x: F32Buf, ws: readonly AnyLinearWeight[], T: number): void {
-    if (this.groupable(ws, T)) {
-      this.group(outs, x, ws, T);
-      return;
-    }
     let quantised = false;
     for (let i = 0; i < ws.length; i++) {
       const w = ws[i];
@@ -153,43 +149,12 @@ export class WasmForwardKernels implements ForwardKernels {
       } else {
         this.run(`matmul${w.dtype}`, [out.ptr, x.ptr, this.matrixPtr(w), T, w.C, w.O], w.O, 4, work);
       }
-      addBias(out, w, T);
-    }
-  }
-
-  /**
-   * Whether products sharing x can go to the threads as one matmulGroup job: 2 or 3 of one weight type and width,
-   * each of which would take the plain `matmul*` kernel (decode and short batches; prefills take the *Prefill ones).
-   */
-  private groupable(ws: readonly AnyLinearWeight[], T: number): boolean {
-    if (ws.length < 2 || ws.length > 3) return false;
-    const { dtype, C } = ws[0];
-    if (!ws.every((w) => w.dtype === dtype && w.C === C)) return false;
-    if (dtype === "F16" || dtype === "BF16") return T < PREFILL_MIN_TOKENS;
-    if (dtype === "Q8_0" || dtype === "Q4_0") return T < QUANT_PREFILL_MIN_TOKENS;
-    return true;
-  }
-
-  /** The products of `ws` over x as one job split by rows across all of them (matmulGroup: the same bits). */
-  private group(outs: readonly F32Buf[], x: F32Buf, ws: readonly AnyLinearWeight[], T: number): void {
-    const { dtype, C } = ws[0];
-    let input = x.ptr;
-    if (isQuantWeight(ws[0])) {
-      this.quantizeInput(x, T, C);
-      input = this.xq;
-    }
-    const args = [GROUP_TYPES.indexOf(dtype), input, T, C];
-    let total = 0;
-    for (let i = 0; i < 3; i++) {
-      const w = ws[i];
-      if (w === undefined) args.push(0, 0, 0);
-      else {
-        args.push(outs[i].ptr, this.matrixPtr(w), w.O);
-        total += w.O;
+      if (w.bias !== undefined) {
+        const o = out.view;
+        const b = w.bias;
+        for (let t = 0; t < T; t++) for (let j = 0, r = t * w.O; j < w.O; j++) o[r + j] += b[j];
       }
     }
-    this.run("matmulGroup", args, total, 4, T * C * total);
-    for (let i = 0; i < ws.length; i++) addBias(outs[i], ws[i], T);
   }
 
   /** The prefill kernels' scratch, `stride` bytes per thread (grown when needed, rarely: once per model). */
@@ -254,14 +219,6 @@ export class WasmForwardKernels implements ForwardKernels {
   async close(): Promise<void> {
     await this.runtime.close();
   }
-}
-
-/** out (T, O) += w's bias in every row, when w has one. */
-function addBias(out: F32Buf, w: AnyLinearWeight, T: number): void {
-  if (w.bias === undefined) return;
-  const o = out.view;
-  const b = w.bias;
-  for (let t = 0; t < T; t++) for (let j = 0, r = t * w.O; j < w.O; j++) o[r + j] += b[j];
 }
 
 function unprepared(what: string): InferenceError {

@@ -19,9 +19,6 @@ type PrefillExport = (
 type RangeExport = (out: number, a: number, b: number, i0: number, i1: number) => void;
 type EmbeddingExport = (out: number, ids: number, table: number, scale: number, C: number, t0: number, t1: number) => void;
 
-/** Weight types of `matmulGroup`, by their code in the module (assembly/matmul-group.ts). */
-export const GROUP_TYPES = ["F32", "F16", "BF16", "Q8_0", "Q4_0"] as const;
-
 /** The raw exports of kernels.wasm (packages/cpu/assembly/index.ts). */
 export interface KernelExports {
   matmulF32: MatmulExport;
@@ -35,11 +32,6 @@ export interface KernelExports {
   matmulQ8_0Prefill: PrefillExport;
   matmulQ4_0Prefill: PrefillExport;
   quantizeQ8_0Blocks(dst: number, src: number, type: number, nBlocks: number): void;
-  matmulGroup(
-    type: number, x: number, T: number, C: number,
-    out0: number, w0: number, O0: number, out1: number, w1: number, O1: number, out2: number, w2: number, O2: number,
-    r0: number, r1: number,
-  ): void;
   attention(
     out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
     pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
@@ -139,46 +131,6 @@ export class WasmKernels {
   /** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks). */
   matmulQ4_0Prefill(out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
     this.prefillQuant("cpu.kernels.matmulQ4_0Prefill", this.raw.matmulQ4_0Prefill, Q4_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
-  }
-
-  /**
-   * Up to three products sharing their input in one call: out_i (T, O_i) = x (T, C) · w_i (O_i, C)ᵀ, for rows r0 .. r1
-   * of their concatenation (matrix 0's rows first). Each row is computed by `matmul<type>`, so the bits are those of
-   * separate calls. For Q8_0/Q4_0, x is the Q8 activations from quantizeQ8Activations. An unused slot has O = 0.
-   * @example kernels.matmulGroup("BF16", x, 1, 576, [{ out: q, w: wq, O: 576 }, { out: k, w: wk, O: 192 }], 0, 768)
-   */
-  matmulGroup(
-    type: "F32" | "F16" | "BF16" | "Q8_0" | "Q4_0", x: number, T: number, C: number,
-    parts: ReadonlyArray<{ readonly out: number; readonly w: number; readonly O: number }>,
-    r0 = 0, r1 = parts.reduce((n, p) => n + p.O, 0),
-  ): void {
-    const op = "cpu.kernels.matmulGroup";
-    const code = GROUP_TYPES.indexOf(type);
-    if (code < 0) throw invalidArgument(op, `type must be one of ${GROUP_TYPES.join(", ")}, got ${String(type)}`, { type });
-    if (!Array.isArray(parts) || parts.length < 1 || parts.length > 3) {
-      throw invalidArgument(op, `parts must hold 1 to 3 products, got ${Array.isArray(parts) ? parts.length : String(parts)}`);
-    }
-    this.check.dims(op, { T, C });
-    const quant = type === "Q8_0" || type === "Q4_0";
-    if (quant) this.check.blocks(op, C);
-    const rowBytes = type === "F32" ? 4 * C : type === "Q8_0" ? (C / 32) * Q8_0_BLOCK_BYTES : type === "Q4_0" ? (C / 32) * Q4_0_BLOCK_BYTES : 2 * C;
-    this.check.span(op, "x", x, quant ? q8ActivationBytes(T, C) : T * C * 4);
-    let total = 0;
-    const args: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const p = parts[i];
-      if (p === undefined) {
-        args.push(0, 0, 0);
-        continue;
-      }
-      this.check.dims(op, { O: p.O });
-      this.check.span(op, `out${i}`, p.out, T * p.O * 4);
-      this.check.span(op, `w${i}`, p.w, p.O * rowBytes);
-      args.push(p.out, p.w, p.O);
-      total += p.O;
-    }
-    this.check.range(op, "output row", r0, r1, total);
-    this.raw.matmulGroup(code, x, T, C, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!, args[6]!, args[7]!, args[8]!, r0, r1);
   }
 
   /**
