@@ -6,7 +6,7 @@
 import { InferenceError } from "@dappcore/inference";
 import type { ModelConfig } from "../model-config.js";
 import { kvCacheBytes } from "./kv-cache.js";
-import { q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
+import { prefillScratchBytes, q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
 
 /** The arena bytes of an engine, by kind. */
 export interface EngineMemory {
@@ -46,8 +46,9 @@ export function engineMemory(config: ModelConfig, o: EngineMemoryOptions): Engin
   const quant = q8ActivationBytes(R, Math.ceil(Math.max(C, H * D, F) / 32) * 32);
   const rope = (config.architecture === "gemma3_text" ? 2 : 1) * 2 * P * (D / 2) * 4;
   const scores = threads * P * 4;
+  const prefill = threads * prefillScratchBytes(Math.max(C, H * D, F)); // per-thread widened weight rows
   const vectors = (L * (4 * C + 2 * D) + C) * 4;
-  const scratch = activations + quant + rope + scores + vectors + 64 * 64;
+  const scratch = activations + quant + rope + scores + prefill + vectors + 64 * 64;
   const kvCaches = o.caches * kvCacheBytes(L, P, G * D);
   return { weights: o.weightBytes, kvCaches, scratch, total: o.weightBytes + kvCaches + scratch };
 }

@@ -140,7 +140,7 @@ export class Transformer {
     this.blocks = wasm !== undefined ? new CacheBlocks((n) => wasm.f32(n)) : undefined;
 
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numKVHeads: G, headDim: D, vocabSize: V } = config;
-    wasm?.reserveQuantScratch(R, Math.max(C, H * D, F));
+    wasm?.reserveScratch(R, Math.max(C, H * D, F));
     this.invFreqGlobal = ropeInverseFrequencies(D, config.ropeTheta, config.ropeScaling);
     // gemma3's sliding layers use their own base and no scaling; elsewhere every layer shares one rope.
     this.usesLocalRope = config.architecture === "gemma3_text";

@@ -27,7 +27,8 @@ const PREFILL_MIN_TOKENS = 8;
 /**
  * From this many tokens (or sequences of a batch step) on, Q8_0/Q4_0 matmuls take matmulQ8_0Prefill /
  * matmulQ4_0Prefill: each group of 4 weight rows is widened to int16 once and met by every token's Q8
- * activations, with the same bits as matmulQ8_0 / matmulQ4_0, which stream one row at a time (decode).
+ * activations, summed block by block as llama.cpp's reference does; matmulQ8_0 / matmulQ4_0, which stream one row
+ * at a time (decode), keep per-lane sums, so the two agree to float32 rounding.
  * (Float32 activations over dequantised weights would be faster still, but broke the llama.cpp Q8 agreement test's
  * identical greedy continuation: llama.cpp quantises the activations of these types.)
  */
@@ -177,13 +178,17 @@ export class WasmForwardKernels implements ForwardKernels {
     this.run("quantizeQ8Activations", [this.xq, x.ptr, T, C], T, 1, T * C);
   }
 
-  /** Reserves the Q8 activation scratch for inputs of up to `rows` × `C` (call once at construction). */
-  reserveQuantScratch(rows: number, C: number): void {
+  /**
+   * Reserves the Q8 activation scratch for inputs of up to `rows` × `C` and the prefill kernels' per-thread scratch
+   * for up to C input channels (call once at construction, so no forward pass allocates).
+   */
+  reserveScratch(rows: number, C: number): void {
     const bytes = q8ActivationBytes(rows, Math.ceil(C / 32) * 32);
     if (bytes > this.xqBytes) {
       this.xqBytes = bytes;
       this.xq = this.runtime.alloc(bytes);
     }
+    this.scratchFor(Math.max(prefillScratchBytes(C), quantPrefillScratchBytes(Math.ceil(C / 32) * 32)));
   }
 
   rmsNorm(out: F32Buf, x: F32Buf, w: Float32Array, N: number, C: number, eps: number, plusOne: boolean): void {
