@@ -114,45 +114,16 @@ class Cursor {
     return at;
   }
 
-  async u8(what: string) {
-    const at = await this.need(1, what);
-    return this.view.getUint8(at);
+  /** The next fixed-size value of `type` (bool as its byte), reading ahead when it is not buffered. */
+  async fixed(type: Exclude<GGUFScalarTypeName, "string">, what: string): Promise<number | bigint> {
+    const at = await this.need(elementBytes[type], what);
+    return valueAt(this.view, at, type);
   }
-  async i8(what: string) {
-    const at = await this.need(1, what);
-    return this.view.getInt8(at);
+  async u32(what: string): Promise<number> {
+    return (await this.fixed("uint32", what)) as number;
   }
-  async u16(what: string) {
-    const at = await this.need(2, what);
-    return this.view.getUint16(at, true);
-  }
-  async i16(what: string) {
-    const at = await this.need(2, what);
-    return this.view.getInt16(at, true);
-  }
-  async u32(what: string) {
-    const at = await this.need(4, what);
-    return this.view.getUint32(at, true);
-  }
-  async i32(what: string) {
-    const at = await this.need(4, what);
-    return this.view.getInt32(at, true);
-  }
-  async f32(what: string) {
-    const at = await this.need(4, what);
-    return this.view.getFloat32(at, true);
-  }
-  async f64(what: string) {
-    const at = await this.need(8, what);
-    return this.view.getFloat64(at, true);
-  }
-  async u64(what: string) {
-    const at = await this.need(8, what);
-    return this.view.getBigUint64(at, true);
-  }
-  async i64(what: string) {
-    const at = await this.need(8, what);
-    return this.view.getBigInt64(at, true);
+  async u64(what: string): Promise<bigint> {
+    return (await this.fixed("uint64", what)) as bigint;
   }
 
   /** Whether bytes pos .. pos + n are already in the buffer. */
@@ -169,27 +140,16 @@ class Cursor {
     const size = elementBytes[type];
     if (!this.buffered(size)) return undefined;
     const at = this.pos - this.bufStart;
-    const v = this.view;
     let value: GGUFScalar;
     switch (type) {
-      case "uint8": value = v.getUint8(at); break;
-      case "int8": value = v.getInt8(at); break;
-      case "uint16": value = v.getUint16(at, true); break;
-      case "int16": value = v.getInt16(at, true); break;
-      case "uint32": value = v.getUint32(at, true); break;
-      case "int32": value = v.getInt32(at, true); break;
-      case "float32": value = v.getFloat32(at, true); break;
-      case "float64": value = v.getFloat64(at, true); break;
-      case "uint64": value = v.getBigUint64(at, true); break;
-      case "int64": value = v.getBigInt64(at, true); break;
       case "bool": {
-        const b = v.getUint8(at);
+        const b = this.view.getUint8(at);
         if (b > 1) return undefined; // the awaiting reader reports it
         value = b === 1;
         break;
       }
       case "string": {
-        const len = v.getBigUint64(at, true);
+        const len = this.view.getBigUint64(at, true);
         if (len > BigInt(maxStringBytes) || !this.buffered(8 + Number(len))) return undefined;
         const n = Number(len);
         try {
@@ -200,6 +160,8 @@ class Cursor {
         this.pos += 8 + n;
         return value;
       }
+      default:
+        value = valueAt(this.view, at, type);
     }
     this.pos += size;
     return value;
@@ -375,23 +337,26 @@ async function parse(src: ByteSource, limits: GGUFReadLimits, path: string): Pro
 }
 
 async function readScalar(c: Cursor, type: GGUFScalarTypeName, what: string, limits: GGUFReadLimits): Promise<GGUFScalar> {
+  if (type === "string") return c.string(what, limits.maxStringBytes);
+  const value = await c.fixed(type, what);
+  if (type !== "bool") return value;
+  if (value !== 0 && value !== 1) throw new InferenceError({ code: "invalid_model", op: OP, message: `${what} is not a bool (${value})` });
+  return value === 1;
+}
+
+/** The little-endian value of `type` at byte `at` of `view` (bool: its byte). */
+function valueAt(view: DataView, at: number, type: Exclude<GGUFScalarTypeName, "string">): number | bigint {
   switch (type) {
-    case "uint8": return c.u8(what);
-    case "int8": return c.i8(what);
-    case "uint16": return c.u16(what);
-    case "int16": return c.i16(what);
-    case "uint32": return c.u32(what);
-    case "int32": return c.i32(what);
-    case "float32": return c.f32(what);
-    case "float64": return c.f64(what);
-    case "uint64": return c.u64(what);
-    case "int64": return c.i64(what);
-    case "bool": {
-      const b = await c.u8(what);
-      if (b > 1) throw new InferenceError({ code: "invalid_model", op: OP, message: `${what} is not a bool (${b})` });
-      return b === 1;
-    }
-    case "string": return c.string(what, limits.maxStringBytes);
+    case "uint8": case "bool": return view.getUint8(at);
+    case "int8": return view.getInt8(at);
+    case "uint16": return view.getUint16(at, true);
+    case "int16": return view.getInt16(at, true);
+    case "uint32": return view.getUint32(at, true);
+    case "int32": return view.getInt32(at, true);
+    case "float32": return view.getFloat32(at, true);
+    case "float64": return view.getFloat64(at, true);
+    case "uint64": return view.getBigUint64(at, true);
+    case "int64": return view.getBigInt64(at, true);
   }
 }
 

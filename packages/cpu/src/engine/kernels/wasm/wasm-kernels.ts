@@ -271,11 +271,7 @@ export class WasmKernels {
     op: string, kernel: MatmulExport, wRowBytes: number,
     out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number,
   ): void {
-    this.check.dims(op, { T, C, O });
-    this.check.range(op, "output row", o0, o1, O);
-    this.check.span(op, "out", out, T * O * 4);
-    this.check.span(op, "x", x, T * C * 4);
-    this.check.span(op, "w", w, O * wRowBytes);
+    this.checkFloat(op, wRowBytes, out, x, w, T, C, O, o0, o1);
     kernel(out, x, w, T, C, O, o0, o1);
   }
 
@@ -283,11 +279,7 @@ export class WasmKernels {
     op: string, kernel: PrefillExport, wRowBytes: number,
     out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0: number, o1: number,
   ): void {
-    this.check.dims(op, { T, C, O });
-    this.check.range(op, "output row", o0, o1, O);
-    this.check.span(op, "out", out, T * O * 4);
-    this.check.span(op, "x", x, T * C * 4);
-    this.check.span(op, "w", w, O * wRowBytes);
+    this.checkFloat(op, wRowBytes, out, x, w, T, C, O, o0, o1);
     this.check.span(op, "scratch", scratch, prefillScratchBytes(C));
     kernel(out, x, w, scratch, T, C, O, o0, o1);
   }
@@ -296,12 +288,7 @@ export class WasmKernels {
     op: string, kernel: MatmulExport, blockBytes: number,
     out: number, xq: number, w: number, T: number, C: number, O: number, o0: number, o1: number,
   ): void {
-    this.check.dims(op, { T, C, O });
-    this.check.blocks(op, C);
-    this.check.range(op, "output row", o0, o1, O);
-    this.check.span(op, "out", out, T * O * 4);
-    this.check.span(op, "xq", xq, q8ActivationBytes(T, C));
-    this.check.span(op, "w", w, O * (C / 32) * blockBytes);
+    this.checkQuant(op, blockBytes, out, xq, w, T, C, O, o0, o1);
     kernel(out, xq, w, T, C, O, o0, o1);
   }
 
@@ -309,14 +296,28 @@ export class WasmKernels {
     op: string, kernel: PrefillExport, blockBytes: number,
     out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0: number, o1: number,
   ): void {
+    this.checkQuant(op, blockBytes, out, xq, w, T, C, O, o0, o1);
+    this.check.span(op, "scratch", scratch, quantPrefillScratchBytes(C));
+    kernel(out, xq, w, scratch, T, C, O, o0, o1);
+  }
+
+  /** The checks of a product over float32 x and weights of `wRowBytes` bytes per row. */
+  private checkFloat(op: string, wRowBytes: number, out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number): void {
+    this.check.dims(op, { T, C, O });
+    this.check.range(op, "output row", o0, o1, O);
+    this.check.span(op, "out", out, T * O * 4);
+    this.check.span(op, "x", x, T * C * 4);
+    this.check.span(op, "w", w, O * wRowBytes);
+  }
+
+  /** The checks of a product over Q8 activations xq and weights in blocks of `blockBytes` per 32 channels. */
+  private checkQuant(op: string, blockBytes: number, out: number, xq: number, w: number, T: number, C: number, O: number, o0: number, o1: number): void {
     this.check.dims(op, { T, C, O });
     this.check.blocks(op, C);
     this.check.range(op, "output row", o0, o1, O);
     this.check.span(op, "out", out, T * O * 4);
     this.check.span(op, "xq", xq, q8ActivationBytes(T, C));
     this.check.span(op, "w", w, O * (C / 32) * blockBytes);
-    this.check.span(op, "scratch", scratch, quantPrefillScratchBytes(C));
-    kernel(out, xq, w, scratch, T, C, O, o0, o1);
   }
 
   private norm(
