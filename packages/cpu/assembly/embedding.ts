@@ -1,12 +1,13 @@
 /**
  * Embedding row lookups, tokens t0 .. t1 only: rows of a (V, C) table in its stored dtype (F32, F16, BF16, Q8_0,
  * Q4_0) widened to float32 and multiplied by a scale (Gemma's sqrt(hidden), rounded to float32 as HF does; 1
- * elsewhere). Ids (T) are int32 and trusted: the engine validates them first. Not responsible for tied output heads.
+ * elsewhere). Ids (T) are int32 and trusted: the engine validates them first. V (the table's rows) locates the
+ * row-interleaved Q8_0 table's last rows; the other types ignore it. Not responsible for tied output heads.
  */
 import { bf16ToF32, f16Even, f16ToF32 } from "./common";
 
 /** out (T, C) rows t0 .. t1 = table (V, C) float32 [ids[t]] · scale. */
-export function embeddingF32(out: usize, ids: usize, table: usize, scale: f32, C: i32, t0: i32, t1: i32): void {
+export function embeddingF32(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
   const C4 = C & ~3;
   const sv = f32x4.splat(scale);
   for (let t = t0; t < t1; t++) {
@@ -47,49 +48,59 @@ export function embeddingF32(out: usize, ids: usize, table: usize, scale: f32, C
 }
 
 /** out (T, C) rows t0 .. t1 = table (V, C) IEEE half bits [ids[t]] · scale (finite values). */
-export function embeddingF16(out: usize, ids: usize, table: usize, scale: f32, C: i32, t0: i32, t1: i32): void {
+export function embeddingF16(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
   embeddingHalf(out, ids, table, scale, C, t0, t1, false);
 }
 
 /** out (T, C) rows t0 .. t1 = table (V, C) bfloat16 bits [ids[t]] · scale. */
-export function embeddingBF16(out: usize, ids: usize, table: usize, scale: f32, C: i32, t0: i32, t1: i32): void {
+export function embeddingBF16(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
   embeddingHalf(out, ids, table, scale, C, t0, t1, true);
 }
 
-// @ts-ignore: decorator
-@inline function embeddingQuant(out: usize, ids: usize, table: usize, scale: f32, C: i32, t0: i32, t1: i32, q4: bool): void {
+/** out (T, C) rows t0 .. t1 = dequantised row-interleaved Q8_0 table (V, C/32 blocks; interleaveQ8_0) [ids[t]] · scale. */
+export function embeddingQ8_0(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
   const nb = C >> 5;
-  const bs: usize = q4 ? 18 : 34;
+  const V4 = V & ~3;
+  const groupBytes = <usize>nb * 136;
   for (let t = t0; t < t1; t++) {
-    const src = table + <usize>load<i32>(ids + (<usize>t << 2)) * <usize>nb * bs;
+    const id = load<i32>(ids + (<usize>t << 2));
+    let scales: usize, quants: usize, stride: usize;
+    if (id < V4) {
+      // Row id is row id & 3 of group id >> 2: per block, its scale at 2·(id & 3), its quants at 8 + 32·(id & 3).
+      const g = table + <usize>(id >> 2) * groupBytes;
+      scales = g + (<usize>(id & 3) << 1);
+      quants = g + 8 + (<usize>(id & 3) << 5);
+      stride = 136;
+    } else {
+      scales = table + <usize>(V4 >> 2) * groupBytes + <usize>(id - V4) * <usize>nb * 34;
+      quants = scales + 2;
+      stride = 34;
+    }
     const dst = out + ((<usize>t * <usize>C) << 2);
     for (let b = 0; b < nb; b++) {
-      const wb = src + <usize>b * bs;
-      const d = f16ToF32(load<u16>(wb));
+      const d = f16ToF32(load<u16>(scales + <usize>b * stride));
+      const q = quants + <usize>b * stride;
       const o = dst + (<usize>b << 7);
-      for (let j = 0; j < 16; j++) {
-        let lo: i32, hi: i32;
-        if (q4) {
-          const byte = <i32>load<u8>(wb + 2 + <usize>j);
-          lo = (byte & 15) - 8;
-          hi = (byte >> 4) - 8;
-        } else {
-          lo = <i32>load<i8>(wb + 2 + <usize>j);
-          hi = <i32>load<i8>(wb + 18 + <usize>j);
-        }
-        store<f32>(o + (<usize>j << 2), <f32>lo * d * scale);
-        store<f32>(o + (<usize>(j + 16) << 2), <f32>hi * d * scale);
-      }
+      for (let j = 0; j < 32; j++) store<f32>(o + (<usize>j << 2), <f32>load<i8>(q + <usize>j) * d * scale);
     }
   }
 }
 
-/** out (T, C) rows t0 .. t1 = dequantised Q8_0 table (V, C/32 blocks) [ids[t]] · scale; C a multiple of 32. */
-export function embeddingQ8_0(out: usize, ids: usize, table: usize, scale: f32, C: i32, t0: i32, t1: i32): void {
-  embeddingQuant(out, ids, table, scale, C, t0, t1, false);
-}
-
 /** out (T, C) rows t0 .. t1 = dequantised Q4_0 table (V, C/32 blocks) [ids[t]] · scale; C a multiple of 32. */
-export function embeddingQ4_0(out: usize, ids: usize, table: usize, scale: f32, C: i32, t0: i32, t1: i32): void {
-  embeddingQuant(out, ids, table, scale, C, t0, t1, true);
+export function embeddingQ4_0(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
+  const nb = C >> 5;
+  for (let t = t0; t < t1; t++) {
+    const src = table + <usize>load<i32>(ids + (<usize>t << 2)) * <usize>nb * 18;
+    const dst = out + ((<usize>t * <usize>C) << 2);
+    for (let b = 0; b < nb; b++) {
+      const wb = src + <usize>b * 18;
+      const d = f16ToF32(load<u16>(wb));
+      const o = dst + (<usize>b << 7);
+      for (let j = 0; j < 16; j++) {
+        const byte = <i32>load<u8>(wb + 2 + <usize>j);
+        store<f32>(o + (<usize>j << 2), <f32>((byte & 15) - 8) * d * scale);
+        store<f32>(o + (<usize>(j + 16) << 2), <f32>((byte >> 4) - 8) * d * scale);
+      }
+    }
+  }
 }

@@ -6,27 +6,33 @@
  *   Q8_0: 34 bytes = f16 scale d, then 32 int8 q; value = q·d.
  *   Q4_0: 18 bytes = f16 scale d, then 16 bytes; byte j holds element j (low nibble) and j + 16 (high nibble);
  *         value = (nibble − 8)·d.
+ * Q8_0 matrices are read in a row-interleaved form of those blocks, made in place once at load by interleaveQ8_0
+ * (same bytes, same size): rows in groups of 4, block b of a group = the 4 rows' f16 scales (8 bytes) then the 4
+ * rows' 32 int8 quants (4 × 32 bytes), 136 bytes; the last O mod 4 rows stay in llama.cpp's layout after the
+ * groups. A group then streams through memory as one sequential run with its 4 rows in the 4 SIMD lanes. Q4_0
+ * matrices keep llama.cpp's layout.
+ *
  * Activations are quantised first, as llama.cpp does for these types (its vec_dot_q8_0_q8_0 / q4_0_q8_0), so the
  * inner loop is an exact integer dot product (i32x4.dot_i16x8_s) and results track llama.cpp's: per block of 32,
  * dx = max|x|/127, q = round-to-nearest-even(x/dx) in [−127, 127], and dx is rounded to f16 as llama.cpp stores it.
- * The quantised activations are kept widened to int16 so each weight block is widened once and meets them directly:
+ * The quantised activations are kept widened to int16 so they meet widened weights directly:
  *   xq (T, C/32, 32) int16, followed at xq + T·C/32·64 by the scales (T, C/32) float32.
- * Per output element: acc (f32x4) += float(int32x4 partial dot of the block)·(dw·dx), block by block, then the
- * fixed-order horizontal sum; the same in every tile, so any row split gives identical bits. C must be a multiple
- * of 32 (the TypeScript side checks).
- * Tiles: 4 weight rows × 2 tokens, 4 × 1 for a last odd token, 1 × 1 for the last O mod 4 rows. Q8_0 decode
- * (T = 1) takes the 1 × 1 tile for every row: the weights then stream through memory as one sequential run
- * (test/kernels-wasm/measure-matmul.ts: about 2.5× the bandwidth of 4 rows side by side from DRAM). Q4_0 decode
- * keeps 4 rows: its nibble unpacking makes it compute-bound, and there 4 rows measured faster.
+ *
+ * Two summation orders:
+ * - Q8_0 (matmulQ8_0, any T, and matmulQ8_0Prefill) and the Q4_0 prefill: per output element, Σ over blocks in
+ *   order of float(exact integer block dot)·(dw·dx) in float32 — llama.cpp's reference vec_dot arithmetic, and the
+ *   reference kernels' (src/engine/kernels/reference/matmul-quant.ts), bit for bit.
+ * - matmulQ4_0: acc (f32x4) += float(int32x4 partial dot of the block)·(dw·dx), block by block, then the
+ *   fixed-order horizontal sum (tiles of 4 weight rows × 2 tokens, 4 × 1 for a last odd token, 1 × 1 for the last
+ *   O mod 4 rows). It differs from the Q4_0 prefill in the last bits, as llama.cpp's SIMD and reference paths do.
+ * Every tile of one kind computes an element the same way, so any row split gives identical bits. C must be a
+ * multiple of 32 (the TypeScript side checks).
  *
  * The prefill kernels (matmulQ8_0Prefill / matmulQ4_0Prefill, at the end) widen each group of 4 weight rows to
- * int16 once into a per-thread scratch and sum differently: per output element, Σ over blocks in order of
- * float(exact integer block dot)·(dw·dx) in float32, llama.cpp's reference vec_dot arithmetic, with the group's
- * 4 rows in the 4 lanes (about 1.8× the products above at 128 tokens). The decode kernels keep per-lane sums: the
- * prefill form one row at a time measured 15% slower there (its lane sums and scalar adds). The two differ in the
- * last bits of float32 rounding, as llama.cpp's own SIMD and reference paths do.
+ * int16 once into a per-thread scratch and meet every token with it (about 1.8× the products of the 4 × 2 tile
+ * at 128 tokens).
  */
-import { f16ToF32, hsum, roundToF16 } from "./common";
+import { f16High, f16ToF32, hsum, roundToF16, widenLow16 } from "./common";
 
 /**
  * xq (T, C/32, 32) int16 and its scales (T, C/32) float32 = Q8 blocks of x (T, C), rows t0 .. t1 only.
@@ -90,7 +96,8 @@ export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i
 }
 
 // @ts-ignore: decorator
-@inline function matmulQuant(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, q4: bool): void {
+@inline function matmulQ4Tiles(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  const q4 = true;
   const nb = C >> 5;
   const bs = blockBytes(q4);
   const wRow = <usize>nb * bs;
@@ -98,9 +105,7 @@ export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i
   const scales = xq + <usize>T * xRow;
   const outRow = <usize>O << 2;
   let o = o0;
-  // Decode (T = 1) takes one weight row at a time (the 1 × 1 tile below): the weights then stream through memory
-  // as one sequential run, measured about twice as fast as 4 rows side by side once they come from DRAM.
-  if (T > 1 || q4) for (; o + 4 <= o1; o += 4) {
+  for (; o + 4 <= o1; o += 4) {
     const w0 = w + <usize>o * wRow;
     const w1 = w0 + wRow;
     const w2 = w1 + wRow;
@@ -210,14 +215,136 @@ export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i
   return f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(f16ToF32(load<u16>(wb)) * dx));
 }
 
-/** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q8_0 blocks (O, C/32), xq from quantizeQ8Activations. */
+/** Bytes of one block of a group of 4 rows in the row-interleaved Q8_0 layout: 4 f16 scales, then 4 × 32 int8. */
+const Q8_GROUP_BLOCK: usize = 136;
+
+/**
+ * Rewrites the Q8_0 matrix w (O, C/32 blocks, llama.cpp's layout) in place into the row-interleaved layout the
+ * Q8_0 kernels read: rows in groups of 4, block b of a group = the 4 rows' f16 scales (8 bytes) then their 32 int8
+ * quants each (4 × 32 bytes), groups one after another; the last O mod 4 rows stay as they were, after the groups.
+ * Same bytes, same size. tmp: 4 rows' worth of blocks ((C/32) × 136 bytes), not overlapping w.
+ */
+export function interleaveQ8_0(w: usize, tmp: usize, O: i32, C: i32): void {
+  const nb = C >> 5;
+  const rowBytes = <usize>nb * 34;
+  const groupBytes = <usize>nb * Q8_GROUP_BLOCK;
+  for (let o = 0; o + 4 <= O; o += 4) {
+    const g = w + <usize>(o >> 2) * groupBytes;
+    memory.copy(tmp, g, groupBytes);
+    for (let b = 0; b < nb; b++) {
+      const dst = g + <usize>b * Q8_GROUP_BLOCK;
+      for (let r = 0; r < 4; r++) {
+        const src = tmp + <usize>r * rowBytes + <usize>b * 34;
+        store<u16>(dst + (<usize>r << 1), load<u16>(src));
+        v128.store(dst + 8 + (<usize>r << 5), v128.load(src, 2));
+        v128.store(dst + 8 + (<usize>r << 5), v128.load(src, 18), 16);
+      }
+    }
+  }
+}
+
+/** The 4 f16 scales at p as float32 (bitwise f16ToF32 of each). */
+// @ts-ignore: decorator
+@inline function groupScales(p: usize): v128 {
+  return f16High(widenLow16(v128.load64_zero(p)));
+}
+
+/** Integer dot (i32x4 partial sums) of one row's 32 int8 quants at q with one activation block x0..x3 (int16). */
+// @ts-ignore: decorator
+@inline function rowDot(q: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const a = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(q), x0), i32x4.dot_i16x8_s(v128.load8x8_s(q, 8), x1));
+  const b = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(q, 16), x2), i32x4.dot_i16x8_s(v128.load8x8_s(q, 24), x3));
+  return i32x4.add(a, b);
+}
+
+/** rowDot with two 16-byte loads widened in registers. */
+// @ts-ignore: decorator
+@inline function rowDot16(q: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const lo = v128.load(q), hi = v128.load(q, 16);
+  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1));
+  const b = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3));
+  return i32x4.add(a, b);
+}
+
+/**
+ * One block's term of a row-interleaved group of 4 rows (block at g) and one token (activation block at xb, scale
+ * dx): float(exact block sums)·(dw·dx), lane r for row r. Each row's partial sums are stored to `sink` (any 16
+ * bytes the caller will overwrite) as soon as they are made: the store orders them before the next row's loads,
+ * where the compiler (V8's TurboFan) would otherwise hoist all 16 weight loads first and spill registers.
+ */
+// @ts-ignore: decorator
+@inline function groupBlock(g: usize, xb: usize, dx: f32, sink: usize): v128 {
+  const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+  const p0 = rowDot(g + 8, x0, x1, x2, x3);
+  v128.store(sink, p0);
+  const p1 = rowDot(g + 40, x0, x1, x2, x3);
+  v128.store(sink, p1);
+  const p2 = rowDot(g + 72, x0, x1, x2, x3);
+  v128.store(sink, p2);
+  const p3 = rowDot(g + 104, x0, x1, x2, x3);
+  const d = f32x4.mul(groupScales(g), f32x4.splat(dx));
+  return f32x4.mul(f32x4.convert_i32x4_s(sum4(p0, p1, p2, p3)), d);
+}
+
+/** The sum of the four i32 lanes of v (exact). */
+// @ts-ignore: decorator
+@inline function hsumInt(v: v128): i32 {
+  const s = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
+  return i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1);
+}
+
+/**
+ * out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w row-interleaved Q8_0 (interleaveQ8_0), xq from
+ * quantizeQ8Activations. Per output element: Σ over blocks, in order, of float(exact integer block dot)·(dw·dx) in
+ * float32 — bitwise matmulQ8_0Prefill and the reference kernel. A group of 4 rows streams as one sequential run,
+ * its rows in the 4 lanes. o0 (and o1, unless it is O) must be multiples of 4 below O − O mod 4.
+ */
 export function matmulQ8_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
-  matmulQuant(out, xq, w, T, C, O, o0, o1, false);
+  const nb = C >> 5;
+  const xRow = <usize>nb << 6;
+  const scales = xq + <usize>T * xRow;
+  const outRow = <usize>O << 2;
+  const groupBytes = <usize>nb * Q8_GROUP_BLOCK;
+  const O4 = O & ~3;
+  let o = o0;
+  for (; o + 4 <= min(o1, O4); o += 4) {
+    const g0 = w + <usize>(o >> 2) * groupBytes;
+    const gEnd = g0 + groupBytes;
+    for (let t = 0; t < T; t++) {
+      const dst = out + <usize>t * outRow + (<usize>o << 2); // also the sink of groupBlock's ordering stores
+      let xb = xq + <usize>t * xRow;
+      let sp = scales + ((<usize>t * <usize>nb) << 2);
+      let acc = f32x4.splat(0);
+      for (let g = g0; g < gEnd; g += Q8_GROUP_BLOCK) {
+        acc = f32x4.add(acc, groupBlock(g, xb, load<f32>(sp), dst));
+        xb += 64;
+        sp += 4;
+      }
+      v128.store(dst, acc);
+    }
+  }
+  // The last O mod 4 rows, in llama.cpp's layout after the groups: the same arithmetic one lane at a time.
+  const tail = w + <usize>(O4 >> 2) * groupBytes;
+  for (; o < o1; o++) {
+    const wr = tail + <usize>(o - O4) * <usize>nb * 34;
+    for (let t = 0; t < T; t++) {
+      const xa = xq + <usize>t * xRow;
+      const sa = scales + ((<usize>t * <usize>nb) << 2);
+      let acc: f32 = 0;
+      for (let b = 0; b < nb; b++) {
+        const wb = wr + <usize>b * 34;
+        const xb = xa + (<usize>b << 6);
+        const s = hsumInt(rowDot(wb + 2, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48)));
+        acc += <f32>s * (f16ToF32(load<u16>(wb)) * load<f32>(sa + (<usize>b << 2)));
+      }
+      store<f32>(out + <usize>t * outRow + (<usize>o << 2), acc);
+    }
+  }
 }
 
 /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks (O, C/32), xq from quantizeQ8Activations. */
 export function matmulQ4_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
-  matmulQuant(out, xq, w, T, C, O, o0, o1, true);
+  matmulQ4Tiles(out, xq, w, T, C, O, o0, o1);
 }
 
 /**
@@ -257,6 +384,25 @@ const GROUP_BLOCK: usize = 272;
         v128.store(g, z, 48);
         store<f32>(sc, 0);
       }
+    }
+  }
+}
+
+/** Widens one group of 4 row-interleaved Q8_0 rows (interleaveQ8_0) at g into the scratch group s. */
+// @ts-ignore: decorator
+@inline function widenQ8Group(s: usize, g: usize, nb: i32): void {
+  for (let b = 0; b < nb; b++) {
+    const src = g + <usize>b * Q8_GROUP_BLOCK;
+    const dst = s + <usize>b * GROUP_BLOCK;
+    v128.store(dst, groupScales(src), 256);
+    for (let r = 0; r < 4; r++) {
+      const lo = v128.load(src + 8 + (<usize>r << 5));
+      const hi = v128.load(src + 24 + (<usize>r << 5));
+      const d = dst + (<usize>r << 6);
+      v128.store(d, i16x8.extend_low_i8x16_s(lo));
+      v128.store(d, i16x8.extend_high_i8x16_s(lo), 16);
+      v128.store(d, i16x8.extend_low_i8x16_s(hi), 32);
+      v128.store(d, i16x8.extend_high_i8x16_s(hi), 48);
     }
   }
 }
@@ -303,9 +449,12 @@ const GROUP_BLOCK: usize = 272;
   const xRow = <usize>nb << 6;
   const scales = xq + <usize>T * xRow;
   const outRow = <usize>O << 2;
+  const O4 = q4 ? 0 : O & ~3; // Q8_0: rows below O4 are row-interleaved (interleaveQ8_0), the rest llama.cpp's
+  const tail = w + <usize>(O4 >> 2) * <usize>nb * Q8_GROUP_BLOCK;
   for (let o = o0; o < o1; o += 4) {
     const n = min(4, o1 - o);
-    widenQuantGroup(scratch, w + <usize>o * wRow, nb, n, q4);
+    if (o < O4) widenQ8Group(scratch, w + <usize>(o >> 2) * <usize>nb * Q8_GROUP_BLOCK, nb);
+    else widenQuantGroup(scratch, tail + <usize>(o - O4) * wRow, nb, n, q4);
     let t = 0;
     for (; t + 2 <= T; t += 2) {
       const xa = xq + <usize>t * xRow;
@@ -366,16 +515,16 @@ const GROUP_BLOCK: usize = 272;
 }
 
 /**
- * Prefill form of matmulQ8_0: out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q8_0 blocks, xq from
- * quantizeQ8Activations, each group of 4 weight rows widened to int16 once into scratch ((C/32) × 272 bytes) and
- * met by every token. Per output element: Σ over blocks, in order, of float(exact integer block dot)·(dw·dx), in
+ * Prefill form of matmulQ8_0: out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w row-interleaved Q8_0
+ * (interleaveQ8_0), xq from quantizeQ8Activations, each group of 4 weight rows widened to int16 once into scratch
+ * ((C/32) × 272 bytes) and met by every token; o0, o1 as matmulQ8_0. Per output element: Σ over blocks, in order, of float(exact integer block dot)·(dw·dx), in
  * float32, as llama.cpp's reference vec_dot_q8_0_q8_0; lanes are rows, so any row split gives identical bits.
  */
 export function matmulQ8_0Prefill(out: usize, xq: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
   prefillQuant(out, xq, w, scratch, T, C, O, o0, o1, false);
 }
 
-/** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks). */
+/** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks in llama.cpp's layout, any o0 .. o1). */
 export function matmulQ4_0Prefill(out: usize, xq: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
   prefillQuant(out, xq, w, scratch, T, C, O, o0, o1, true);
 }

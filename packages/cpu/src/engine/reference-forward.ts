@@ -5,7 +5,10 @@
  */
 import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
 import { add, attention, geglu, rmsNorm, rmsNormPlusOne, rope, swiglu } from "./kernels/reference/index.js";
+import { InferenceError } from "@dappcore/inference";
 import { embed, linear, type AnyLinearWeight, type Q8Scratch } from "./linear.js";
+import type { ModelWeights } from "./model-weights.js";
+import { isInterleavedQ8 } from "./wasm-forward.js";
 
 export class ReferenceForwardKernels implements ForwardKernels {
   readonly kind = "reference" as const;
@@ -20,12 +23,23 @@ export class ReferenceForwardKernels implements ForwardKernels {
     return { view: new Int32Array(n), ptr: -1 };
   }
 
-  prepare(): void {
-    // Reference kernels read the weights where they are.
+  /** Reference kernels read the weights where they are; Q8_0 matrices an engine has re-laid out are refused. */
+  prepare(w: ModelWeights<AnyLinearWeight>): void {
+    this.prepareMatrix(w.embedTokens);
+    this.prepareMatrix(w.lmHead);
+    for (const l of w.layers) for (const m of [l.qProj, l.kProj, l.vProj, l.oProj, l.gateProj, l.upProj, l.downProj]) this.prepareMatrix(m);
   }
 
-  prepareMatrix(): void {
-    // As prepare.
+  /** As prepare, for one matrix. */
+  prepareMatrix(m: AnyLinearWeight): void {
+    if (m.dtype === "Q8_0" && isInterleavedQ8(m.data)) {
+      throw new InferenceError({
+        code: "invalid_argument",
+        op: "cpu.transformer",
+        message: `tensor "${m.name}" was re-laid out in place by a WebAssembly engine (row-interleaved Q8_0); load the checkpoint again for the reference kernels`,
+        details: { tensor: m.name },
+      });
+    }
   }
 
   embed(out: F32Buf, ids: I32Buf, w: AnyLinearWeight, scale: number, T: number): void {

@@ -10,7 +10,7 @@
 import { InferenceError } from "@dappcore/inference";
 import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
 import type { KernelExports } from "./kernels/wasm/wasm-kernels.js";
-import { prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./kernels/wasm/quant-layout.js";
+import { interleaveScratchBytes, prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./kernels/wasm/quant-layout.js";
 import { isQuantWeight, type AnyLinearWeight } from "./linear.js";
 import type { ModelWeights } from "./model-weights.js";
 import type { WasmRuntime } from "./wasm-runtime.js";
@@ -35,6 +35,17 @@ const PREFILL_MIN_TOKENS = 8;
 const QUANT_PREFILL_MIN_TOKENS = 2;
 
 type RawKernel = (...args: number[]) => void;
+
+/** Q8_0 weight views an engine has rewritten in place into the row-interleaved layout (by view). */
+const interleavedViews = new WeakSet<ArrayBufferView>();
+
+/**
+ * Whether a WebAssembly engine has rewritten this Q8_0 matrix (a weight view as a WeightStore returns it) into
+ * the row-interleaved layout in place: its bytes no longer hold llama.cpp's blocks.
+ */
+export function isInterleavedQ8(data: ArrayBufferView): boolean {
+  return interleavedViews.has(data);
+}
 
 export class WasmForwardKernels implements ForwardKernels {
   readonly kind = "wasm" as const;
@@ -82,15 +93,31 @@ export class WasmForwardKernels implements ForwardKernels {
     }
   }
 
-  /** Finds the matrix in the arena (or copies it in, once). */
+  /**
+   * Finds the matrix in the arena (or copies it in, once). A Q8_0 matrix is rewritten into the row-interleaved
+   * layout its kernels read (assembly/matmul-quant.ts), in place: the engine takes over weights that live in its
+   * arena, so their views no longer hold llama.cpp's layout (`isInterleavedQ8` says so; the reference kernels
+   * refuse them). Engines sharing a runtime find such a matrix already rewritten.
+   */
   prepareMatrix(m: AnyLinearWeight): void {
     if (this.matrices.has(m)) return;
     const bytes = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
     let ptr = this.runtime.offsetOf(bytes);
-    if (ptr < 0) {
+    const inArena = ptr >= 0;
+    if (!inArena) {
       ptr = this.runtime.alloc(bytes.byteLength);
       this.runtime.u8(ptr, bytes.byteLength).set(bytes);
     }
+    // A fresh copy is interleaved unless its source already was; a matrix in place unless an engine did it already.
+    const done = interleavedViews.has(m.data) || (inArena && this.runtime.interleavedQ8.has(ptr));
+    if (m.dtype === "Q8_0" && !done) {
+      const mark = this.runtime.arena.mark();
+      const tmp = this.runtime.alloc(interleaveScratchBytes(m.C));
+      this.runtime.kernels.interleaveQ8_0(ptr, tmp, m.O, m.C);
+      this.runtime.arena.release(mark);
+      if (inArena) interleavedViews.add(m.data);
+    }
+    if (m.dtype === "Q8_0") this.runtime.interleavedQ8.add(ptr);
     this.matrices.set(m, ptr);
   }
 
@@ -122,7 +149,7 @@ export class WasmForwardKernels implements ForwardKernels {
 
   embed(out: F32Buf, ids: I32Buf, w: AnyLinearWeight, scale: number, T: number): void {
     const name = `embedding${w.dtype}` as const;
-    this.run(name, [out.ptr, ids.ptr, this.matrixPtr(w), scale, w.C], T, 1, 0);
+    this.run(name, [out.ptr, ids.ptr, this.matrixPtr(w), scale, w.C, w.O], T, 1, 0);
   }
 
   linear(outs: readonly F32Buf[], x: F32Buf, ws: readonly AnyLinearWeight[], T: number): void {

@@ -5,7 +5,7 @@
 // of the rounds are printed with GB/s of weights streamed.
 // Run: cp packages/cpu/wasm-dist/kernels.wasm /tmp/kernels-base.wasm   (before changing the kernels), then
 //      npx esbuild packages/cpu/test/kernels-wasm/measure-matmul.ts --bundle --platform=node --format=esm \
-//        --outfile=/tmp/measure-matmul.mjs && node /tmp/measure-matmul.mjs [base.wasm] [new.wasm] [rounds] [filter]
+//        --outfile=/tmp/measure-matmul.mjs && node /tmp/measure-matmul.mjs [base.wasm] [new.wasm] [rounds] [filter: a regular expression over the case labels]
 import { readFileSync } from "node:fs";
 
 type Kernel = (...args: number[]) => void;
@@ -67,6 +67,8 @@ const shapes: Array<[string, number, number]> = [
   ["576→1536", 576, 1536],
   ["1536→576", 1536, 576],
   ["head 576→49152", 576, 49152],
+  ["2048→5632", 2048, 5632], // TinyLlama-1.1B's feed-forward: weights from DRAM
+  ["5632→2048", 5632, 2048],
 ];
 const types = ["BF16", "F16", "F32", "Q8_0", "Q4_0"] as const;
 type WType = (typeof types)[number];
@@ -78,7 +80,7 @@ function weightBytes(type: WType, C: number, O: number): number {
 }
 
 const maxT = 128;
-const maxC = 1536;
+const maxC = 5632;
 const x = alloc(maxT * maxC * 4);
 {
   const xv = new Float32Array(memory.buffer, x, maxT * maxC);
@@ -118,7 +120,7 @@ for (const type of types) {
     for (const T of [1, maxT]) {
       if (T > 1 && name.startsWith("head")) continue; // prefill computes logits for the last token only
       const label = `${type.padEnd(4)} ${name.padEnd(15)} T=${T}`;
-      if (filter !== "" && !label.includes(filter)) continue;
+      if (filter !== "" && !new RegExp(filter).test(label)) continue;
       const w = weights.get(`${type} ${name}`)!;
       const quant = type === "Q8_0" || type === "Q4_0";
       cases.push({

@@ -22,6 +22,7 @@ import {
   getF32,
   makeEnv,
   put,
+  putQuant,
   quantizeQ4_0,
   quantizeQ8_0,
   random,
@@ -262,7 +263,7 @@ describe("wasm embedding", () => {
       const want = new Float32Array(T * C);
       embeddingF32(want, ids, deq, 2, T, C);
       const po = arena.alloc(T * C * 4);
-      k[`embedding${type}`](po, put(arena, ids), put(arena, q), 2, T, C, V);
+      k[`embedding${type}`](po, put(arena, ids), putQuant(arena, k, q, type, V, C), 2, T, C, V); // ids 3, 7: grouped rows; 10: an ungrouped last row
       expect(bits(getF32(arena, po, T * C))).toEqual(bits(want));
       arena.release(mark);
     });

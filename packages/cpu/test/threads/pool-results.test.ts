@@ -8,7 +8,7 @@ import { q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js
 import { WasmArena } from "../../src/engine/kernels/wasm/wasm-arena.js";
 import type { WasmKernels } from "../../src/engine/kernels/wasm/wasm-kernels.js";
 import { createKernelPool, type KernelPool } from "../../src/engine/threads/index.js";
-import { bits, ensureBuilt, getF32, put, quantizeQ8_0, random, randomF32 } from "../kernels-wasm/helpers.js";
+import { bits, ensureBuilt, getF32, put, putQuant, quantizeQ8_0, random, randomF32 } from "../kernels-wasm/helpers.js";
 
 let arena: WasmArena;
 let k: WasmKernels;
@@ -46,7 +46,7 @@ describe("kernel pool results", () => {
   ];
   for (const { T, C, O } of shapes) {
     for (const dtype of ["F32", "BF16", "Q8_0"] as const) {
-      it(`matmul${dtype} T=${T} C=${C} O=${O} has the bits of a direct call on 1-4 threads, grains 1 and 4`, () => {
+      it(`matmul${dtype} T=${T} C=${C} O=${O} has the bits of a direct call on 1-4 threads, grains 1 and 4 (Q8_0: 4 and 8)`, () => {
         const mark = arena.mark();
         const rng = random(T * 1000 + O + C);
         const xs = randomF32(rng, T * C);
@@ -62,7 +62,7 @@ describe("kernel pool results", () => {
           w = put(arena, Uint16Array.from(ws, f32ToBf16)); // (O, C) bfloat16
           kernel = "matmulBF16";
         } else {
-          w = put(arena, quantizeQ8_0(ws, O, C)); // (O, C/32) Q8_0 blocks
+          w = putQuant(arena, k, quantizeQ8_0(ws, O, C), "Q8_0", O, C); // (O, C/32) row-interleaved Q8_0 blocks
           kernel = "matmulQ8_0";
           input = arena.alloc(q8ActivationBytes(T, C));
           k.quantizeQ8Activations(input, x, T, C);
@@ -83,7 +83,8 @@ describe("kernel pool results", () => {
             pool.run("quantizeQ8Activations", [xq, x, T, C], T);
             expect(arena.u8(xq, q8ActivationBytes(T, C))).toEqual(arena.u8(input, q8ActivationBytes(T, C)));
           }
-          for (const grain of [1, 4]) {
+          // Row-interleaved Q8_0 splits by whole groups of 4 rows (the engine's grain).
+          for (const grain of dtype === "Q8_0" ? [4, 8] : [1, 4]) {
             const out = nanBuffer(T * O);
             pool.run(kernel, [out, xq, w, T, C, O], O, grain);
             expect(bits(getF32(arena, out, T * O)), `${threads} threads, grain ${grain}`).toEqual(wantBits);

@@ -148,9 +148,9 @@ export class FastPass {
     const e = w.embed;
     const wide = e.half === undefined ? undefined : this.widened.get(e.half);
     if (e.w !== undefined || wide !== undefined) {
-      rt.run("embeddingF32", [x0, p(a.ids), wide ?? rt.frozen(e.w!), cfg.embeddingScale, C], R, 1, 0);
+      rt.run("embeddingF32", [x0, p(a.ids), wide ?? rt.frozen(e.w!), cfg.embeddingScale, C, cfg.vocabSize], R, 1, 0);
     } else {
-      rt.run(e.halfDtype === "F16" ? "embeddingF16" : "embeddingBF16", [x0, p(a.ids), rt.frozen(e.half!), cfg.embeddingScale, C], R, 1, 0);
+      rt.run(e.halfDtype === "F16" ? "embeddingF16" : "embeddingBF16", [x0, p(a.ids), rt.frozen(e.half!), cfg.embeddingScale, C, cfg.vocabSize], R, 1, 0);
     }
 
     for (let l = 0; l < cfg.numLayers; l++) {

@@ -14,7 +14,10 @@ export const Q8_0_BLOCK_BYTES = 34;
 /** Bytes of one Q4_0 block: f16 scale + 16 bytes of nibbles. */
 export const Q4_0_BLOCK_BYTES = 18;
 
-/** Bytes of a (rows, C) matrix stored as `dtype`; C must be a multiple of 32 for Q8_0 and Q4_0. */
+/**
+ * Bytes of a (rows, C) matrix stored as `dtype`; C must be a multiple of 32 for Q8_0 and Q4_0. The row-interleaved
+ * Q8_0 the WebAssembly kernels read (interleaveQ8_0) has the same size as llama.cpp's.
+ */
 export function weightBytes(dtype: WasmWeightDtype, rows: number, C: number): number {
   switch (dtype) {
     case "F32":
@@ -35,6 +38,14 @@ export function weightBytes(dtype: WasmWeightDtype, rows: number, C: number): nu
  */
 export function q8ActivationBytes(T: number, C: number): number {
   return T * (C / QUANT_BLOCK) * (64 + 4);
+}
+
+/**
+ * Bytes of interleaveQ8_0's temporary for a matrix of C input channels: one group of 4 rows of Q8_0 blocks,
+ * (C/32) × 136 bytes.
+ */
+export function interleaveScratchBytes(C: number): number {
+  return (C / QUANT_BLOCK) * 4 * Q8_0_BLOCK_BYTES;
 }
 
 /** Weight rows each prefill kernel (matmul*Prefill) widens at a time; PREFILL_ROWS in assembly/matmul-half.ts. */

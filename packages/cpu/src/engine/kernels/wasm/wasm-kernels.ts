@@ -10,14 +10,21 @@
  * `quantizeQ8Activations` first, as llama.cpp does.
  */
 import { KernelChecks, invalidArgument } from "./kernel-checks.js";
-import { Q4_0_BLOCK_BYTES, Q8_0_BLOCK_BYTES, prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./quant-layout.js";
+import {
+  Q4_0_BLOCK_BYTES,
+  Q8_0_BLOCK_BYTES,
+  interleaveScratchBytes,
+  prefillScratchBytes,
+  q8ActivationBytes,
+  quantPrefillScratchBytes,
+} from "./quant-layout.js";
 
 type MatmulExport = (out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number) => void;
 type PrefillExport = (
   out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0: number, o1: number,
 ) => void;
 type RangeExport = (out: number, a: number, b: number, i0: number, i1: number) => void;
-type EmbeddingExport = (out: number, ids: number, table: number, scale: number, C: number, t0: number, t1: number) => void;
+type EmbeddingExport = (out: number, ids: number, table: number, scale: number, C: number, V: number, t0: number, t1: number) => void;
 
 /** The raw exports of kernels.wasm (packages/cpu/assembly/index.ts). */
 export interface KernelExports {
@@ -32,6 +39,7 @@ export interface KernelExports {
   matmulQ8_0Prefill: PrefillExport;
   matmulQ4_0Prefill: PrefillExport;
   quantizeQ8_0Blocks(dst: number, src: number, type: number, nBlocks: number): void;
+  interleaveQ8_0(w: number, tmp: number, O: number, C: number): void;
   attention(
     out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
     pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
@@ -92,9 +100,16 @@ export class WasmKernels {
     this.raw.quantizeQ8Activations(xq, x, T, C, t0, t1);
   }
 
-  /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q8_0 blocks, xq from quantizeQ8Activations. */
+  /**
+   * out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w row-interleaved Q8_0 blocks (`interleaveQ8_0`), xq from
+   * quantizeQ8Activations. Per output element: the sum over blocks, in order, of float(exact integer block
+   * dot)·(dw·dx) in float32 (bitwise matmulQ8_0Prefill and the reference kernel). o0 and o1 must be multiples of 4
+   * or lie among the last O mod 4 rows.
+   */
   matmulQ8_0(out: number, xq: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
-    this.matmulQuant("cpu.kernels.matmulQ8_0", this.raw.matmulQ8_0, Q8_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
+    const op = "cpu.kernels.matmulQ8_0";
+    this.checkGroupRows(op, O, o0, o1);
+    this.matmulQuant(op, this.raw.matmulQ8_0, Q8_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
   }
 
   /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks, xq from quantizeQ8Activations. */
@@ -118,14 +133,17 @@ export class WasmKernels {
   }
 
   /**
-   * Prefill form of matmulQ8_0: the product of Q8 activations `xq` (from quantizeQ8Activations) with Q8_0 weights,
-   * each group of QUANT_PREFILL_ROWS weight rows widened to int16 once into `scratch`
-   * (`quantPrefillScratchBytes(C)` bytes, one per thread) and met by every token. Per output element: the sum over
-   * blocks, in order, of float(exact integer block dot)·(dw·dx) in float32, as llama.cpp's vec_dot_q8_0_q8_0.
+   * Prefill form of matmulQ8_0: the product of Q8 activations `xq` (from quantizeQ8Activations) with row-interleaved
+   * Q8_0 weights (`interleaveQ8_0`), each group of QUANT_PREFILL_ROWS weight rows widened to int16 once into
+   * `scratch` (`quantPrefillScratchBytes(C)` bytes, one per thread) and met by every token. Per output element: the
+   * sum over blocks, in order, of float(exact integer block dot)·(dw·dx) in float32, as llama.cpp's
+   * vec_dot_q8_0_q8_0. o0 and o1 as matmulQ8_0.
    * @example kernels.matmulQ8_0Prefill(out, xq, w, scratch, 128, 576, 1536)
    */
   matmulQ8_0Prefill(out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
-    this.prefillQuant("cpu.kernels.matmulQ8_0Prefill", this.raw.matmulQ8_0Prefill, Q8_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
+    const op = "cpu.kernels.matmulQ8_0Prefill";
+    this.checkGroupRows(op, O, o0, o1);
+    this.prefillQuant(op, this.raw.matmulQ8_0Prefill, Q8_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
   }
 
   /** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks). */
@@ -151,6 +169,27 @@ export class WasmKernels {
       throw invalidArgument(op, `dst (${dst}) starts inside src (${src}, ${srcBytes} bytes): blocks are written front to back, so dst must start at or before src, or after it`, { dst, src });
     }
     this.raw.quantizeQ8_0Blocks(dst, src, type, nBlocks);
+  }
+
+  /**
+   * Rewrites the Q8_0 matrix at `w` (O, C/32 blocks in llama.cpp's layout) in place into the row-interleaved layout
+   * the Q8_0 kernels read: rows in groups of 4, block b of a group = the 4 rows' f16 scales then their 32 quants
+   * each (136 bytes), groups in order, the last O mod 4 rows unchanged after them. Same size; `tmp` is
+   * `interleaveScratchBytes(C)` bytes that do not overlap w. Not idempotent: the caller interleaves a matrix once.
+   * @example kernels.interleaveQ8_0(ptr, tmp, 1536, 576)
+   */
+  interleaveQ8_0(w: number, tmp: number, O: number, C: number): void {
+    const op = "cpu.kernels.interleaveQ8_0";
+    this.check.dims(op, { O, C });
+    this.check.blocks(op, C);
+    const bytes = O * (C / 32) * Q8_0_BLOCK_BYTES;
+    const tmpBytes = interleaveScratchBytes(C);
+    this.check.span(op, "w", w, bytes);
+    this.check.span(op, "tmp", tmp, tmpBytes);
+    if (tmp < w + bytes && w < tmp + tmpBytes) {
+      throw invalidArgument(op, `tmp (${tmp}, ${tmpBytes} bytes) overlaps w (${w}, ${bytes} bytes)`, { w, tmp });
+    }
+    this.raw.interleaveQ8_0(w, tmp, O, C);
   }
 
   /**
@@ -251,7 +290,7 @@ export class WasmKernels {
     this.embedding("cpu.kernels.embeddingBF16", this.raw.embeddingBF16, V * C * 2, out, ids, table, scale, T, C, V, t0, t1);
   }
 
-  /** out (T, C) rows t0 .. t1 = dequantised Q8_0 table (V, C/32 blocks) [ids[t]] · scale. */
+  /** out (T, C) rows t0 .. t1 = dequantised row-interleaved Q8_0 table (V, C/32 blocks; interleaveQ8_0) [ids[t]] · scale. */
   embeddingQ8_0(out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0 = 0, t1 = T): void {
     const op = "cpu.kernels.embeddingQ8_0";
     this.check.dims(op, { C });
@@ -310,6 +349,16 @@ export class WasmKernels {
     this.check.span(op, "w", w, O * wRowBytes);
   }
 
+  /** Row-interleaved Q8_0: a row range must not cut a group of 4 rows (rows from O − O mod 4 on stand alone). */
+  private checkGroupRows(op: string, O: number, o0: number, o1: number): void {
+    const O4 = O - (O % 4);
+    for (const [name, v] of [["o0", o0], ["o1", o1]] as const) {
+      if (v < O4 && v % 4 !== 0) {
+        throw invalidArgument(op, `${name} (${v}) must be a multiple of 4 below ${O4}: row-interleaved Q8_0 keeps rows in groups of 4`, { [name]: v });
+      }
+    }
+  }
+
   /** The checks of a product over Q8 activations xq and weights in blocks of `blockBytes` per 32 channels. */
   private checkQuant(op: string, blockBytes: number, out: number, xq: number, w: number, T: number, C: number, O: number, o0: number, o1: number): void {
     this.check.dims(op, { T, C, O });
@@ -353,6 +402,6 @@ export class WasmKernels {
     this.check.span(op, "ids", ids, T * 4);
     this.check.span(op, "table", table, tableBytes);
     this.check.indices(op, "ids", ids, T, V);
-    kernel(out, ids, table, scale, C, t0, t1);
+    kernel(out, ids, table, scale, C, V, t0, t1);
   }
 }
