@@ -1,6 +1,6 @@
 // Informal timing of the WebAssembly matmul kernels (not a test; vitest does not run it): BF16, F16, F32, Q8_0 and
-// Q4_0 weights at SmolLM2-135M's shapes (576→1536, 1536→576, the 49152-row head), decode (T = 1) and a 128-token
-// prefill, one thread, raw exports (no wrapper checks). Two builds can be compared in one process: the baseline
+// Q4_0 weights at SmolLM2-135M's shapes (576→1536, 1536→576, the 49152-row head) and TinyLlama-1.1B's feed-forward,
+// decode (T = 1) and a 128-token prefill (the matmul*Prefill kernels where the type has them), one thread, raw exports (no wrapper checks). Two builds can be compared in one process: the baseline
 // .wasm and the current one take turns round after round, so a shared machine's load falls on both alike; medians
 // of the rounds are printed with GB/s of weights streamed.
 // Run: cp packages/cpu/wasm-dist/kernels.wasm /tmp/kernels-base.wasm   (before changing the kernels), then
@@ -88,6 +88,7 @@ const x = alloc(maxT * maxC * 4);
 }
 const xq = alloc(maxT * maxC * 2 + maxT * (maxC / 32) * 4);
 const out = alloc(maxT * 49152 * 4);
+const scratch = alloc(16 * maxC * 4); // the prefill kernels' per-thread scratch (the F16/BF16 one is the larger)
 const weights = new Map<string, number>();
 for (const type of types) {
   for (const [name, C, O] of shapes) {
@@ -128,10 +129,12 @@ for (const type of types) {
         gb: weightBytes(type, C, O) / 1e9,
         gflop: (2 * T * C * O) / 1e9,
         run: (k) => {
-          if (quant) {
-            k.quantizeQ8Activations(xq, x, T, C, 0, T);
-            k[`matmul${type}`](out, xq, w, T, C, O, 0, O);
-          } else k[`matmul${type}`](out, x, w, T, C, O, 0, O);
+          // T > 1 takes the kernel the engine uses for a prefill: matmul*Prefill where the type has one.
+          const prefill = T > 1 && type !== "F32";
+          const input = quant ? xq : x;
+          if (quant) k.quantizeQ8Activations(xq, x, T, C, 0, T);
+          if (prefill) k[`matmul${type}Prefill`](out, input, w, scratch, T, C, O, 0, O);
+          else k[`matmul${type}`](out, input, w, T, C, O, 0, O);
         },
       });
     }
