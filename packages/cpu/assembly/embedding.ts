@@ -2,7 +2,7 @@
  * Embedding row lookups, tokens t0 .. t1 only: rows of a (V, C) table in its stored dtype (F32, F16, BF16, Q8_0,
  * Q4_0) widened to float32 and multiplied by a scale (Gemma's sqrt(hidden), rounded to float32 as HF does; 1
  * elsewhere). Ids (T) are int32 and trusted: the engine validates them first. V (the table's rows) locates the
- * row-interleaved Q8_0 table's last rows; the other types ignore it. Not responsible for tied output heads.
+ * last rows of a row-interleaved Q8_0/Q4_0 table; the other types ignore it. Not responsible for tied output heads.
  */
 import { bf16ToF32, f16Even, f16ToF32 } from "./common";
 
@@ -57,50 +57,52 @@ export function embeddingBF16(out: usize, ids: usize, table: usize, scale: f32, 
   embeddingHalf(out, ids, table, scale, C, t0, t1, true);
 }
 
-/** out (T, C) rows t0 .. t1 = dequantised row-interleaved Q8_0 table (V, C/32 blocks; interleaveQ8_0) [ids[t]] · scale. */
-export function embeddingQ8_0(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
+// @ts-ignore: decorator
+@inline function embeddingQuant(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32, q4: bool): void {
   const nb = C >> 5;
   const V4 = V & ~3;
-  const groupBytes = <usize>nb * 136;
+  const bs: usize = q4 ? 18 : 34; // llama.cpp's block
+  const qb: usize = q4 ? 16 : 32; // one row's quants in a block
+  const gb: usize = 8 + (qb << 2); // a block of a group of 4 rows
+  const groupBytes = <usize>nb * gb;
   for (let t = t0; t < t1; t++) {
     const id = load<i32>(ids + (<usize>t << 2));
     let scales: usize, quants: usize, stride: usize;
     if (id < V4) {
-      // Row id is row id & 3 of group id >> 2: per block, its scale at 2·(id & 3), its quants at 8 + 32·(id & 3).
+      // Row id is row id & 3 of group id >> 2: per block, its scale at 2·(id & 3), its quants at 8 + qb·(id & 3).
       const g = table + <usize>(id >> 2) * groupBytes;
       scales = g + (<usize>(id & 3) << 1);
-      quants = g + 8 + (<usize>(id & 3) << 5);
-      stride = 136;
+      quants = g + 8 + <usize>(id & 3) * qb;
+      stride = gb;
     } else {
-      scales = table + <usize>(V4 >> 2) * groupBytes + <usize>(id - V4) * <usize>nb * 34;
+      scales = table + <usize>(V4 >> 2) * groupBytes + <usize>(id - V4) * <usize>nb * bs;
       quants = scales + 2;
-      stride = 34;
+      stride = bs;
     }
     const dst = out + ((<usize>t * <usize>C) << 2);
     for (let b = 0; b < nb; b++) {
       const d = f16ToF32(load<u16>(scales + <usize>b * stride));
       const q = quants + <usize>b * stride;
       const o = dst + (<usize>b << 7);
-      for (let j = 0; j < 32; j++) store<f32>(o + (<usize>j << 2), <f32>load<i8>(q + <usize>j) * d * scale);
+      if (q4) {
+        for (let j = 0; j < 16; j++) {
+          const byte = <i32>load<u8>(q + <usize>j);
+          store<f32>(o + (<usize>j << 2), <f32>((byte & 15) - 8) * d * scale);
+          store<f32>(o + (<usize>(j + 16) << 2), <f32>((byte >> 4) - 8) * d * scale);
+        }
+      } else {
+        for (let j = 0; j < 32; j++) store<f32>(o + (<usize>j << 2), <f32>load<i8>(q + <usize>j) * d * scale);
+      }
     }
   }
 }
 
-/** out (T, C) rows t0 .. t1 = dequantised Q4_0 table (V, C/32 blocks) [ids[t]] · scale; C a multiple of 32. */
+/** out (T, C) rows t0 .. t1 = dequantised row-interleaved Q8_0 table (V, C/32 blocks; interleaveQ8_0) [ids[t]] · scale. */
+export function embeddingQ8_0(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
+  embeddingQuant(out, ids, table, scale, C, V, t0, t1, false);
+}
+
+/** out (T, C) rows t0 .. t1 = dequantised row-interleaved Q4_0 table (V, C/32 blocks; interleaveQ4_0) [ids[t]] · scale. */
 export function embeddingQ4_0(out: usize, ids: usize, table: usize, scale: f32, C: i32, V: i32, t0: i32, t1: i32): void {
-  const nb = C >> 5;
-  for (let t = t0; t < t1; t++) {
-    const src = table + <usize>load<i32>(ids + (<usize>t << 2)) * <usize>nb * 18;
-    const dst = out + ((<usize>t * <usize>C) << 2);
-    for (let b = 0; b < nb; b++) {
-      const wb = src + <usize>b * 18;
-      const d = f16ToF32(load<u16>(wb));
-      const o = dst + (<usize>b << 7);
-      for (let j = 0; j < 16; j++) {
-        const byte = <i32>load<u8>(wb + 2 + <usize>j);
-        store<f32>(o + (<usize>j << 2), <f32>((byte & 15) - 8) * d * scale);
-        store<f32>(o + (<usize>(j + 16) << 2), <f32>((byte >> 4) - 8) * d * scale);
-      }
-    }
-  }
+  embeddingQuant(out, ids, table, scale, C, V, t0, t1, true);
 }

@@ -7,7 +7,7 @@
  */
 export { matmulF32 } from "./matmul-f32";
 export { matmulF16, matmulBF16, matmulF16Prefill, matmulBF16Prefill } from "./matmul-half";
-export { quantizeQ8Activations, interleaveQ8_0, matmulQ8_0, matmulQ4_0, matmulQ8_0Prefill, matmulQ4_0Prefill } from "./matmul-quant";
+export { quantizeQ8Activations, interleaveQ8_0, interleaveQ4_0, matmulQ8_0, matmulQ4_0, matmulQ8_0Prefill, matmulQ4_0Prefill } from "./matmul-quant";
 export { quantizeQ8_0Blocks } from "./quantize";
 export { attention } from "./attention";
 export { rmsNorm, rmsNormPlusOne } from "./rms-norm";

@@ -6,11 +6,11 @@
  *   Q8_0: 34 bytes = f16 scale d, then 32 int8 q; value = q·d.
  *   Q4_0: 18 bytes = f16 scale d, then 16 bytes; byte j holds element j (low nibble) and j + 16 (high nibble);
  *         value = (nibble − 8)·d.
- * Q8_0 matrices are read in a row-interleaved form of those blocks, made in place once at load by interleaveQ8_0
- * (same bytes, same size): rows in groups of 4, block b of a group = the 4 rows' f16 scales (8 bytes) then the 4
- * rows' 32 int8 quants (4 × 32 bytes), 136 bytes; the last O mod 4 rows stay in llama.cpp's layout after the
- * groups. A group then streams through memory as one sequential run with its 4 rows in the 4 SIMD lanes. Q4_0
- * matrices keep llama.cpp's layout.
+ * Both are read in a row-interleaved form of those blocks, made in place once at load by interleaveQ8_0 /
+ * interleaveQ4_0 (same bytes, same size): rows in groups of 4, block b of a group = the 4 rows' f16 scales (8 bytes)
+ * then the 4 rows' quants (4 × 32 bytes of int8, or 4 × 16 bytes of nibbles): 136 or 72 bytes; the last O mod 4 rows
+ * stay in llama.cpp's layout after the groups. A group then streams through memory as one sequential run with its
+ * 4 rows in the 4 SIMD lanes.
  *
  * Activations are quantised first, as llama.cpp does for these types (its vec_dot_q8_0_q8_0 / q4_0_q8_0), so the
  * inner loop is an exact integer dot product (i32x4.dot_i16x8_s) and results track llama.cpp's: per block of 32,
@@ -18,21 +18,17 @@
  * The quantised activations are kept widened to int16 so they meet widened weights directly:
  *   xq (T, C/32, 32) int16, followed at xq + T·C/32·64 by the scales (T, C/32) float32.
  *
- * Two summation orders:
- * - Q8_0 (matmulQ8_0, any T, and matmulQ8_0Prefill) and the Q4_0 prefill: per output element, Σ over blocks in
- *   order of float(exact integer block dot)·(dw·dx) in float32 — llama.cpp's reference vec_dot arithmetic, and the
- *   reference kernels' (src/engine/kernels/reference/matmul-quant.ts), bit for bit.
- * - matmulQ4_0: acc (f32x4) += float(int32x4 partial dot of the block)·(dw·dx), block by block, then the
- *   fixed-order horizontal sum (tiles of 4 weight rows × 2 tokens, 4 × 1 for a last odd token, 1 × 1 for the last
- *   O mod 4 rows). It differs from the Q4_0 prefill in the last bits, as llama.cpp's SIMD and reference paths do.
- * Every tile of one kind computes an element the same way, so any row split gives identical bits. C must be a
- * multiple of 32 (the TypeScript side checks).
+ * Every kernel here sums the same way: per output element, Σ over blocks in order of float(exact integer block
+ * dot)·(dw·dx) in float32 — llama.cpp's reference vec_dot arithmetic, and the reference kernels'
+ * (src/engine/kernels/reference/matmul-quant.ts), bit for bit; so decode (matmulQ8_0 / matmulQ4_0, any T) and prefill
+ * (matmulQ8_0Prefill / matmulQ4_0Prefill) give the same bits, and any row split does too. Q4_0 nibbles meet the
+ * activations as they are (0 .. 15) and 8·Σx is taken off each block's sum, exactly. C must be a multiple of 32 (the
+ * TypeScript side checks); row ranges keep groups of 4 rows whole.
  *
- * The prefill kernels (matmulQ8_0Prefill / matmulQ4_0Prefill, at the end) widen each group of 4 weight rows to
- * int16 once into a per-thread scratch and meet every token with it (about 1.8× the products of the 4 × 2 tile
- * at 128 tokens).
+ * The prefill kernels (at the end) widen each group of 4 weight rows to int16 once into a per-thread scratch and meet
+ * every token with it, 4 rows × 2 tokens at a time (about 1.8× a 4 × 2 tile over the packed blocks at 128 tokens).
  */
-import { f16High, f16ToF32, hsum, roundToF16, widenLow16 } from "./common";
+import { f16High, f16ToF32, roundToF16, widenLow16 } from "./common";
 
 /**
  * xq (T, C/32, 32) int16 and its scales (T, C/32) float32 = Q8 blocks of x (T, C), rows t0 .. t1 only.
@@ -73,150 +69,58 @@ export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i
   return q4 ? 18 : 34;
 }
 
-/** Integer dot (i32x4 partial sums) of one weight block, widened to four i16x8, with one activation block. */
+/** Channels 0..15 of the quants at q as int8 (Q8_0: q; Q4_0: low nibbles − 8). */
 // @ts-ignore: decorator
-@inline function dotBlock(e0: v128, e1: v128, e2: v128, e3: v128, xb: usize): v128 {
-  const s01 = i32x4.add(i32x4.dot_i16x8_s(e0, v128.load(xb)), i32x4.dot_i16x8_s(e1, v128.load(xb, 16)));
-  const s23 = i32x4.add(i32x4.dot_i16x8_s(e2, v128.load(xb, 32)), i32x4.dot_i16x8_s(e3, v128.load(xb, 48)));
-  return i32x4.add(s01, s23);
+@inline function lowQuants(q: usize, q4: bool): v128 {
+  if (q4) return i8x16.sub(v128.and(v128.load(q), i8x16.splat(0x0f)), i8x16.splat(8));
+  return v128.load(q);
 }
 
-/** Channels 0..15 of a weight block as int8 (Q8_0: q; Q4_0: low nibbles − 8). */
+/** Channels 16..31 of the quants at q as int8 (Q8_0: q; Q4_0: high nibbles − 8). */
 // @ts-ignore: decorator
-@inline function lowHalf(wb: usize, q4: bool): v128 {
-  if (q4) return i8x16.sub(v128.and(v128.load(wb, 2), i8x16.splat(0x0f)), i8x16.splat(8));
-  return v128.load(wb, 2);
+@inline function highQuants(q: usize, q4: bool): v128 {
+  if (q4) return i8x16.sub(i8x16.shr_u(v128.load(q), 4), i8x16.splat(8));
+  return v128.load(q, 16);
 }
 
-/** Channels 16..31 of a weight block as int8 (Q8_0: q; Q4_0: high nibbles − 8). */
+/** Bytes of a row's quants in one block: 32 int8 (Q8_0) or 16 bytes of nibbles (Q4_0). */
 // @ts-ignore: decorator
-@inline function highHalf(wb: usize, q4: bool): v128 {
-  if (q4) return i8x16.sub(i8x16.shr_u(v128.load(wb, 2), 4), i8x16.splat(8));
-  return v128.load(wb, 18);
+@inline function quantBytes(q4: bool): usize {
+  return q4 ? 16 : 32;
+}
+
+/**
+ * Bytes of one block of a group of 4 rows in the row-interleaved layout: the 4 rows' f16 scales (8 bytes), then
+ * their quants (4 × 32 bytes for Q8_0, 4 × 16 for Q4_0): 136 or 72, the bytes of 4 of llama.cpp's blocks.
+ */
+// @ts-ignore: decorator
+@inline function groupBlockBytes(q4: bool): usize {
+  return 8 + (quantBytes(q4) << 2);
 }
 
 // @ts-ignore: decorator
-@inline function matmulQ4Tiles(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
-  const q4 = true;
+@inline function interleave(w: usize, tmp: usize, O: i32, C: i32, q4: bool): void {
   const nb = C >> 5;
   const bs = blockBytes(q4);
-  const wRow = <usize>nb * bs;
-  const xRow = <usize>nb << 6;
-  const scales = xq + <usize>T * xRow;
-  const outRow = <usize>O << 2;
-  let o = o0;
-  for (; o + 4 <= o1; o += 4) {
-    const w0 = w + <usize>o * wRow;
-    const w1 = w0 + wRow;
-    const w2 = w1 + wRow;
-    const w3 = w2 + wRow;
-    let t = 0;
-    for (; t + 2 <= T; t += 2) {
-      const xa = xq + <usize>t * xRow;
-      const xb = xa + xRow;
-      const sa = scales + ((<usize>t * <usize>nb) << 2);
-      const sb = sa + (<usize>nb << 2);
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-      for (let b = 0; b < nb; b++) {
-        const xba = xa + (<usize>b << 6);
-        const xbb = xb + (<usize>b << 6);
-        const da = load<f32>(sa + (<usize>b << 2));
-        const db = load<f32>(sb + (<usize>b << 2));
-        let wb = w0 + <usize>b * bs;
-        let lo = lowHalf(wb, q4);
-        let hi = highHalf(wb, q4);
-        let e0 = i16x8.extend_low_i8x16_s(lo), e1 = i16x8.extend_high_i8x16_s(lo);
-        let e2 = i16x8.extend_low_i8x16_s(hi), e3 = i16x8.extend_high_i8x16_s(hi);
-        let dw = f16ToF32(load<u16>(wb));
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
-        b0 = f32x4.add(b0, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
-        wb = w1 + <usize>b * bs;
-        lo = lowHalf(wb, q4);
-        hi = highHalf(wb, q4);
-        e0 = i16x8.extend_low_i8x16_s(lo); e1 = i16x8.extend_high_i8x16_s(lo);
-        e2 = i16x8.extend_low_i8x16_s(hi); e3 = i16x8.extend_high_i8x16_s(hi);
-        dw = f16ToF32(load<u16>(wb));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
-        b1 = f32x4.add(b1, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
-        wb = w2 + <usize>b * bs;
-        lo = lowHalf(wb, q4);
-        hi = highHalf(wb, q4);
-        e0 = i16x8.extend_low_i8x16_s(lo); e1 = i16x8.extend_high_i8x16_s(lo);
-        e2 = i16x8.extend_low_i8x16_s(hi); e3 = i16x8.extend_high_i8x16_s(hi);
-        dw = f16ToF32(load<u16>(wb));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
-        b2 = f32x4.add(b2, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
-        wb = w3 + <usize>b * bs;
-        lo = lowHalf(wb, q4);
-        hi = highHalf(wb, q4);
-        e0 = i16x8.extend_low_i8x16_s(lo); e1 = i16x8.extend_high_i8x16_s(lo);
-        e2 = i16x8.extend_low_i8x16_s(hi); e3 = i16x8.extend_high_i8x16_s(hi);
-        dw = f16ToF32(load<u16>(wb));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xba)), f32x4.splat(dw * da)));
-        b3 = f32x4.add(b3, f32x4.mul(f32x4.convert_i32x4_s(dotBlock(e0, e1, e2, e3, xbb)), f32x4.splat(dw * db)));
+  const qb = quantBytes(q4);
+  const gb = groupBlockBytes(q4);
+  const rowBytes = <usize>nb * bs;
+  const groupBytes = <usize>nb * gb;
+  for (let o = 0; o + 4 <= O; o += 4) {
+    const g = w + <usize>(o >> 2) * groupBytes;
+    memory.copy(tmp, g, groupBytes);
+    for (let b = 0; b < nb; b++) {
+      const dst = g + <usize>b * gb;
+      for (let r = 0; r < 4; r++) {
+        const src = tmp + <usize>r * rowBytes + <usize>b * bs;
+        store<u16>(dst + (<usize>r << 1), load<u16>(src));
+        const q = dst + 8 + <usize>r * qb;
+        v128.store(q, v128.load(src, 2));
+        if (!q4) v128.store(q, v128.load(src, 18), 16);
       }
-      const oa = out + <usize>t * outRow + (<usize>o << 2);
-      const ob = oa + outRow;
-      store<f32>(oa, hsum(a0));
-      store<f32>(oa, hsum(a1), 4);
-      store<f32>(oa, hsum(a2), 8);
-      store<f32>(oa, hsum(a3), 12);
-      store<f32>(ob, hsum(b0));
-      store<f32>(ob, hsum(b1), 4);
-      store<f32>(ob, hsum(b2), 8);
-      store<f32>(ob, hsum(b3), 12);
-    }
-    if (t < T) {
-      const xa = xq + <usize>t * xRow;
-      const sa = scales + ((<usize>t * <usize>nb) << 2);
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let b = 0; b < nb; b++) {
-        const xba = xa + (<usize>b << 6);
-        const da = load<f32>(sa + (<usize>b << 2));
-        a0 = f32x4.add(a0, blockTerm(w0 + <usize>b * bs, xba, da, q4));
-        a1 = f32x4.add(a1, blockTerm(w1 + <usize>b * bs, xba, da, q4));
-        a2 = f32x4.add(a2, blockTerm(w2 + <usize>b * bs, xba, da, q4));
-        a3 = f32x4.add(a3, blockTerm(w3 + <usize>b * bs, xba, da, q4));
-      }
-      const oa = out + <usize>t * outRow + (<usize>o << 2);
-      store<f32>(oa, hsum(a0));
-      store<f32>(oa, hsum(a1), 4);
-      store<f32>(oa, hsum(a2), 8);
-      store<f32>(oa, hsum(a3), 12);
-    }
-  }
-  for (; o < o1; o++) {
-    const w0 = w + <usize>o * wRow;
-    for (let t = 0; t < T; t++) {
-      const xa = xq + <usize>t * xRow;
-      const sa = scales + ((<usize>t * <usize>nb) << 2);
-      let a0 = f32x4.splat(0);
-      for (let b = 0; b < nb; b++) {
-        a0 = f32x4.add(a0, blockTerm(w0 + <usize>b * bs, xa + (<usize>b << 6), load<f32>(sa + (<usize>b << 2)), q4));
-      }
-      store<f32>(out + <usize>t * outRow + (<usize>o << 2), hsum(a0));
     }
   }
 }
-
-/** float(integer block dot)·(dw·dx) for one weight block at wb and one activation block at xb with scale dx. */
-// @ts-ignore: decorator
-@inline function blockTerm(wb: usize, xb: usize, dx: f32, q4: bool): v128 {
-  const lo = lowHalf(wb, q4);
-  const hi = highHalf(wb, q4);
-  const s = dotBlock(
-    i16x8.extend_low_i8x16_s(lo),
-    i16x8.extend_high_i8x16_s(lo),
-    i16x8.extend_low_i8x16_s(hi),
-    i16x8.extend_high_i8x16_s(hi),
-    xb,
-  );
-  return f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(f16ToF32(load<u16>(wb)) * dx));
-}
-
-/** Bytes of one block of a group of 4 rows in the row-interleaved Q8_0 layout: 4 f16 scales, then 4 × 32 int8. */
-const Q8_GROUP_BLOCK: usize = 136;
 
 /**
  * Rewrites the Q8_0 matrix w (O, C/32 blocks, llama.cpp's layout) in place into the row-interleaved layout the
@@ -225,22 +129,12 @@ const Q8_GROUP_BLOCK: usize = 136;
  * Same bytes, same size. tmp: 4 rows' worth of blocks ((C/32) × 136 bytes), not overlapping w.
  */
 export function interleaveQ8_0(w: usize, tmp: usize, O: i32, C: i32): void {
-  const nb = C >> 5;
-  const rowBytes = <usize>nb * 34;
-  const groupBytes = <usize>nb * Q8_GROUP_BLOCK;
-  for (let o = 0; o + 4 <= O; o += 4) {
-    const g = w + <usize>(o >> 2) * groupBytes;
-    memory.copy(tmp, g, groupBytes);
-    for (let b = 0; b < nb; b++) {
-      const dst = g + <usize>b * Q8_GROUP_BLOCK;
-      for (let r = 0; r < 4; r++) {
-        const src = tmp + <usize>r * rowBytes + <usize>b * 34;
-        store<u16>(dst + (<usize>r << 1), load<u16>(src));
-        v128.store(dst + 8 + (<usize>r << 5), v128.load(src, 2));
-        v128.store(dst + 8 + (<usize>r << 5), v128.load(src, 18), 16);
-      }
-    }
-  }
+  interleave(w, tmp, O, C, false);
+}
+
+/** interleaveQ8_0 for Q4_0: block b of a group = the 4 rows' f16 scales then their 16 bytes of nibbles each (72 bytes). */
+export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
+  interleave(w, tmp, O, C, true);
 }
 
 /** The 4 f16 scales at p as float32 (bitwise f16ToF32 of each). */
@@ -249,21 +143,28 @@ export function interleaveQ8_0(w: usize, tmp: usize, O: i32, C: i32): void {
   return f16High(widenLow16(v128.load64_zero(p)));
 }
 
-/** Integer dot (i32x4 partial sums) of one row's 32 int8 quants at q with one activation block x0..x3 (int16). */
+/**
+ * Integer dot (i32x4 partial sums) of one row's quants at q with one activation block x0..x3 (int16). Q4_0: of the
+ * nibbles as they are (0 .. 15); the caller subtracts 8·Σx (nibbleBias).
+ */
 // @ts-ignore: decorator
-@inline function rowDot(q: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+@inline function rowDot(q: usize, x0: v128, x1: v128, x2: v128, x3: v128, q4: bool): v128 {
+  if (q4) {
+    const a = v128.load8x8_u(q), b = v128.load8x8_u(q, 8); // bytes 0..7 and 8..15 as u16
+    const m = i16x8.splat(0x0f);
+    const lo = i32x4.add(i32x4.dot_i16x8_s(v128.and(a, m), x0), i32x4.dot_i16x8_s(v128.and(b, m), x1));
+    const hi = i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(a, 4), x2), i32x4.dot_i16x8_s(i16x8.shr_u(b, 4), x3));
+    return i32x4.add(lo, hi);
+  }
   const a = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(q), x0), i32x4.dot_i16x8_s(v128.load8x8_s(q, 8), x1));
   const b = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(q, 16), x2), i32x4.dot_i16x8_s(v128.load8x8_s(q, 24), x3));
   return i32x4.add(a, b);
 }
 
-/** rowDot with two 16-byte loads widened in registers. */
+/** 8·x0..x3 in rowDot's lanes: what Q4_0's bias of 8 contributes to each lane of a row's nibble dot (exact). */
 // @ts-ignore: decorator
-@inline function rowDot16(q: usize, x0: v128, x1: v128, x2: v128, x3: v128): v128 {
-  const lo = v128.load(q), hi = v128.load(q, 16);
-  const a = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(lo), x0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(lo), x1));
-  const b = i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(hi), x2), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(hi), x3));
-  return i32x4.add(a, b);
+@inline function nibbleBias(x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  return i32x4.dot_i16x8_s(i16x8.add(i16x8.add(x0, x1), i16x8.add(x2, x3)), i16x8.splat(8));
 }
 
 /**
@@ -273,17 +174,75 @@ export function interleaveQ8_0(w: usize, tmp: usize, O: i32, C: i32): void {
  * where the compiler (V8's TurboFan) would otherwise hoist all 16 weight loads first and spill registers.
  */
 // @ts-ignore: decorator
-@inline function groupBlock(g: usize, xb: usize, dx: f32, sink: usize): v128 {
+@inline function groupBlock(g: usize, xb: usize, dx: f32, sink: usize, q4: bool): v128 {
+  const qb = quantBytes(q4);
   const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-  const p0 = rowDot(g + 8, x0, x1, x2, x3);
+  const p0 = rowDot(g + 8, x0, x1, x2, x3, q4);
   v128.store(sink, p0);
-  const p1 = rowDot(g + 40, x0, x1, x2, x3);
+  const p1 = rowDot(g + 8 + qb, x0, x1, x2, x3, q4);
   v128.store(sink, p1);
-  const p2 = rowDot(g + 72, x0, x1, x2, x3);
+  const p2 = rowDot(g + 8 + 2 * qb, x0, x1, x2, x3, q4);
   v128.store(sink, p2);
-  const p3 = rowDot(g + 104, x0, x1, x2, x3);
+  const p3 = rowDot(g + 8 + 3 * qb, x0, x1, x2, x3, q4);
+  let s = sum4(p0, p1, p2, p3);
+  if (q4) s = i32x4.sub(s, splatSum(nibbleBias(x0, x1, x2, x3)));
   const d = f32x4.mul(groupScales(g), f32x4.splat(dx));
-  return f32x4.mul(f32x4.convert_i32x4_s(sum4(p0, p1, p2, p3)), d);
+  return f32x4.mul(f32x4.convert_i32x4_s(s), d);
+}
+
+/** The sum of the four i32 lanes of v in every lane (exact). */
+// @ts-ignore: decorator
+@inline function splatSum(v: v128): v128 {
+  const s = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
+  return i32x4.add(s, v128.shuffle<i32>(s, s, 1, 0, 3, 2));
+}
+
+// @ts-ignore: decorator
+@inline function matmulGroups(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, q4: bool): void {
+  const nb = C >> 5;
+  const xRow = <usize>nb << 6;
+  const scales = xq + <usize>T * xRow;
+  const outRow = <usize>O << 2;
+  const gb = groupBlockBytes(q4);
+  const groupBytes = <usize>nb * gb;
+  const O4 = O & ~3;
+  let o = o0;
+  for (; o + 4 <= min(o1, O4); o += 4) {
+    const g0 = w + <usize>(o >> 2) * groupBytes;
+    const gEnd = g0 + groupBytes;
+    for (let t = 0; t < T; t++) {
+      const dst = out + <usize>t * outRow + (<usize>o << 2); // also the sink of groupBlock's ordering stores
+      let xb = xq + <usize>t * xRow;
+      let sp = scales + ((<usize>t * <usize>nb) << 2);
+      let acc = f32x4.splat(0);
+      for (let g = g0; g < gEnd; g += gb) {
+        acc = f32x4.add(acc, groupBlock(g, xb, load<f32>(sp), dst, q4));
+        xb += 64;
+        sp += 4;
+      }
+      v128.store(dst, acc);
+    }
+  }
+  // The last O mod 4 rows, in llama.cpp's layout after the groups: the same arithmetic one lane at a time.
+  const bs = blockBytes(q4);
+  const tail = w + <usize>(O4 >> 2) * groupBytes;
+  for (; o < o1; o++) {
+    const wr = tail + <usize>(o - O4) * <usize>nb * bs;
+    for (let t = 0; t < T; t++) {
+      const xa = xq + <usize>t * xRow;
+      const sa = scales + ((<usize>t * <usize>nb) << 2);
+      let acc: f32 = 0;
+      for (let b = 0; b < nb; b++) {
+        const wb = wr + <usize>b * bs;
+        const xb = xa + (<usize>b << 6);
+        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+        let p = rowDot(wb + 2, x0, x1, x2, x3, q4);
+        if (q4) p = i32x4.sub(p, nibbleBias(x0, x1, x2, x3));
+        acc += <f32>hsumInt(p) * (f16ToF32(load<u16>(wb)) * load<f32>(sa + (<usize>b << 2)));
+      }
+      store<f32>(out + <usize>t * outRow + (<usize>o << 2), acc);
+    }
+  }
 }
 
 /** The sum of the four i32 lanes of v (exact). */
@@ -300,51 +259,12 @@ export function interleaveQ8_0(w: usize, tmp: usize, O: i32, C: i32): void {
  * its rows in the 4 lanes. o0 (and o1, unless it is O) must be multiples of 4 below O − O mod 4.
  */
 export function matmulQ8_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
-  const nb = C >> 5;
-  const xRow = <usize>nb << 6;
-  const scales = xq + <usize>T * xRow;
-  const outRow = <usize>O << 2;
-  const groupBytes = <usize>nb * Q8_GROUP_BLOCK;
-  const O4 = O & ~3;
-  let o = o0;
-  for (; o + 4 <= min(o1, O4); o += 4) {
-    const g0 = w + <usize>(o >> 2) * groupBytes;
-    const gEnd = g0 + groupBytes;
-    for (let t = 0; t < T; t++) {
-      const dst = out + <usize>t * outRow + (<usize>o << 2); // also the sink of groupBlock's ordering stores
-      let xb = xq + <usize>t * xRow;
-      let sp = scales + ((<usize>t * <usize>nb) << 2);
-      let acc = f32x4.splat(0);
-      for (let g = g0; g < gEnd; g += Q8_GROUP_BLOCK) {
-        acc = f32x4.add(acc, groupBlock(g, xb, load<f32>(sp), dst));
-        xb += 64;
-        sp += 4;
-      }
-      v128.store(dst, acc);
-    }
-  }
-  // The last O mod 4 rows, in llama.cpp's layout after the groups: the same arithmetic one lane at a time.
-  const tail = w + <usize>(O4 >> 2) * groupBytes;
-  for (; o < o1; o++) {
-    const wr = tail + <usize>(o - O4) * <usize>nb * 34;
-    for (let t = 0; t < T; t++) {
-      const xa = xq + <usize>t * xRow;
-      const sa = scales + ((<usize>t * <usize>nb) << 2);
-      let acc: f32 = 0;
-      for (let b = 0; b < nb; b++) {
-        const wb = wr + <usize>b * 34;
-        const xb = xa + (<usize>b << 6);
-        const s = hsumInt(rowDot(wb + 2, v128.load(xb), v128.load(xb, 16), v128.load(xb, 32), v128.load(xb, 48)));
-        acc += <f32>s * (f16ToF32(load<u16>(wb)) * load<f32>(sa + (<usize>b << 2)));
-      }
-      store<f32>(out + <usize>t * outRow + (<usize>o << 2), acc);
-    }
-  }
+  matmulGroups(out, xq, w, T, C, O, o0, o1, false);
 }
 
-/** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks (O, C/32), xq from quantizeQ8Activations. */
+/** matmulQ8_0 over row-interleaved Q4_0 (interleaveQ4_0): bitwise matmulQ4_0Prefill and the reference kernel. */
 export function matmulQ4_0(out: usize, xq: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
-  matmulQ4Tiles(out, xq, w, T, C, O, o0, o1);
+  matmulGroups(out, xq, w, T, C, O, o0, o1, true);
 }
 
 /**
@@ -369,8 +289,8 @@ const GROUP_BLOCK: usize = 272;
       const sc = s + <usize>b * GROUP_BLOCK + 256 + (<usize>r << 2);
       if (r < n) {
         const wb = wr + <usize>b * bs;
-        const lo = lowHalf(wb, q4);
-        const hi = highHalf(wb, q4);
+        const lo = lowQuants(wb + 2, q4);
+        const hi = highQuants(wb + 2, q4);
         v128.store(g, i16x8.extend_low_i8x16_s(lo));
         v128.store(g, i16x8.extend_high_i8x16_s(lo), 16);
         v128.store(g, i16x8.extend_low_i8x16_s(hi), 32);
@@ -388,16 +308,19 @@ const GROUP_BLOCK: usize = 272;
   }
 }
 
-/** Widens one group of 4 row-interleaved Q8_0 rows (interleaveQ8_0) at g into the scratch group s. */
+/** Widens one group of 4 row-interleaved rows (interleaveQ8_0 / interleaveQ4_0) at g into the scratch group s. */
 // @ts-ignore: decorator
-@inline function widenQ8Group(s: usize, g: usize, nb: i32): void {
+@inline function widenGroup(s: usize, g: usize, nb: i32, q4: bool): void {
+  const gb = groupBlockBytes(q4);
+  const qb = quantBytes(q4);
   for (let b = 0; b < nb; b++) {
-    const src = g + <usize>b * Q8_GROUP_BLOCK;
+    const src = g + <usize>b * gb;
     const dst = s + <usize>b * GROUP_BLOCK;
     v128.store(dst, groupScales(src), 256);
     for (let r = 0; r < 4; r++) {
-      const lo = v128.load(src + 8 + (<usize>r << 5));
-      const hi = v128.load(src + 24 + (<usize>r << 5));
+      const q = src + 8 + <usize>r * qb;
+      const lo = lowQuants(q, q4);
+      const hi = highQuants(q, q4);
       const d = dst + (<usize>r << 6);
       v128.store(d, i16x8.extend_low_i8x16_s(lo));
       v128.store(d, i16x8.extend_high_i8x16_s(lo), 16);
@@ -449,11 +372,12 @@ const GROUP_BLOCK: usize = 272;
   const xRow = <usize>nb << 6;
   const scales = xq + <usize>T * xRow;
   const outRow = <usize>O << 2;
-  const O4 = q4 ? 0 : O & ~3; // Q8_0: rows below O4 are row-interleaved (interleaveQ8_0), the rest llama.cpp's
-  const tail = w + <usize>(O4 >> 2) * <usize>nb * Q8_GROUP_BLOCK;
+  const O4 = O & ~3; // rows below O4 are row-interleaved (interleaveQ8_0 / Q4_0), the rest llama.cpp's
+  const groupBytes = <usize>nb * groupBlockBytes(q4);
+  const tail = w + <usize>(O4 >> 2) * groupBytes;
   for (let o = o0; o < o1; o += 4) {
     const n = min(4, o1 - o);
-    if (o < O4) widenQ8Group(scratch, w + <usize>(o >> 2) * <usize>nb * Q8_GROUP_BLOCK, nb);
+    if (o < O4) widenGroup(scratch, w + <usize>(o >> 2) * groupBytes, nb, q4);
     else widenQuantGroup(scratch, tail + <usize>(o - O4) * wRow, nb, n, q4);
     let t = 0;
     for (; t + 2 <= T; t += 2) {
@@ -477,18 +401,20 @@ const GROUP_BLOCK: usize = 272;
         wv = v128.load(g, 192);
         let pa3 = i32x4.dot_i16x8_s(wv, va), pb3 = i32x4.dot_i16x8_s(wv, vb);
         for (let j: usize = 16; j < 64; j += 16) {
+          // Constant offsets as the loads' immediates: one address computation for the 4 weight rows.
+          const gj = g + j;
           va = v128.load(xba + j);
           vb = v128.load(xbb + j);
-          wv = v128.load(g + j);
+          wv = v128.load(gj);
           pa0 = i32x4.add(pa0, i32x4.dot_i16x8_s(wv, va));
           pb0 = i32x4.add(pb0, i32x4.dot_i16x8_s(wv, vb));
-          wv = v128.load(g + 64 + j);
+          wv = v128.load(gj, 64);
           pa1 = i32x4.add(pa1, i32x4.dot_i16x8_s(wv, va));
           pb1 = i32x4.add(pb1, i32x4.dot_i16x8_s(wv, vb));
-          wv = v128.load(g + 128 + j);
+          wv = v128.load(gj, 128);
           pa2 = i32x4.add(pa2, i32x4.dot_i16x8_s(wv, va));
           pb2 = i32x4.add(pb2, i32x4.dot_i16x8_s(wv, vb));
-          wv = v128.load(g + 192 + j);
+          wv = v128.load(gj, 192);
           pa3 = i32x4.add(pa3, i32x4.dot_i16x8_s(wv, va));
           pb3 = i32x4.add(pb3, i32x4.dot_i16x8_s(wv, vb));
         }
@@ -524,7 +450,7 @@ export function matmulQ8_0Prefill(out: usize, xq: usize, w: usize, scratch: usiz
   prefillQuant(out, xq, w, scratch, T, C, O, o0, o1, false);
 }
 
-/** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks in llama.cpp's layout, any o0 .. o1). */
+/** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w row-interleaved Q4_0: interleaveQ4_0). */
 export function matmulQ4_0Prefill(out: usize, xq: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
   prefillQuant(out, xq, w, scratch, T, C, O, o0, o1, true);
 }

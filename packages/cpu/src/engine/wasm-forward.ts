@@ -36,14 +36,14 @@ const QUANT_PREFILL_MIN_TOKENS = 2;
 
 type RawKernel = (...args: number[]) => void;
 
-/** Q8_0 weight views an engine has rewritten in place into the row-interleaved layout (by view). */
+/** Q8_0/Q4_0 weight views an engine has rewritten in place into the row-interleaved layout (by view). */
 const interleavedViews = new WeakSet<ArrayBufferView>();
 
 /**
- * Whether a WebAssembly engine has rewritten this Q8_0 matrix (a weight view as a WeightStore returns it) into
+ * Whether a WebAssembly engine has rewritten this Q8_0/Q4_0 matrix (a weight view as a WeightStore returns it) into
  * the row-interleaved layout in place: its bytes no longer hold llama.cpp's blocks.
  */
-export function isInterleavedQ8(data: ArrayBufferView): boolean {
+export function isInterleavedQuant(data: ArrayBufferView): boolean {
   return interleavedViews.has(data);
 }
 
@@ -94,9 +94,9 @@ export class WasmForwardKernels implements ForwardKernels {
   }
 
   /**
-   * Finds the matrix in the arena (or copies it in, once). A Q8_0 matrix is rewritten into the row-interleaved
+   * Finds the matrix in the arena (or copies it in, once). A Q8_0/Q4_0 matrix is rewritten into the row-interleaved
    * layout its kernels read (assembly/matmul-quant.ts), in place: the engine takes over weights that live in its
-   * arena, so their views no longer hold llama.cpp's layout (`isInterleavedQ8` says so; the reference kernels
+   * arena, so their views no longer hold llama.cpp's layout (`isInterleavedQuant` says so; the reference kernels
    * refuse them). Engines sharing a runtime find such a matrix already rewritten.
    */
   prepareMatrix(m: AnyLinearWeight): void {
@@ -109,15 +109,18 @@ export class WasmForwardKernels implements ForwardKernels {
       this.runtime.u8(ptr, bytes.byteLength).set(bytes);
     }
     // A fresh copy is interleaved unless its source already was; a matrix in place unless an engine did it already.
-    const done = interleavedViews.has(m.data) || (inArena && this.runtime.interleavedQ8.has(ptr));
-    if (m.dtype === "Q8_0" && !done) {
-      const mark = this.runtime.arena.mark();
-      const tmp = this.runtime.alloc(interleaveScratchBytes(m.C));
-      this.runtime.kernels.interleaveQ8_0(ptr, tmp, m.O, m.C);
-      this.runtime.arena.release(mark);
-      if (inArena) interleavedViews.add(m.data);
+    if (isQuantWeight(m)) {
+      const done = interleavedViews.has(m.data) || (inArena && this.runtime.interleavedQuant.has(ptr));
+      if (!done) {
+        const mark = this.runtime.arena.mark();
+        const tmp = this.runtime.alloc(interleaveScratchBytes(m.C));
+        if (m.dtype === "Q8_0") this.runtime.kernels.interleaveQ8_0(ptr, tmp, m.O, m.C);
+        else this.runtime.kernels.interleaveQ4_0(ptr, tmp, m.O, m.C);
+        this.runtime.arena.release(mark);
+        if (inArena) interleavedViews.add(m.data);
+      }
+      this.runtime.interleavedQuant.add(ptr);
     }
-    if (m.dtype === "Q8_0") this.runtime.interleavedQ8.add(ptr);
     this.matrices.set(m, ptr);
   }
 

@@ -115,22 +115,24 @@ describe("WebAssembly engine", () => {
     });
   }
 
-  it("q8_0: matrices are re-laid out in place once; a second engine on the runtime and a copy on another agree; the reference kernels refuse them", async () => {
-    const { engine, runtime, ckpt } = await engineOn({ quantization: "q8_0" });
-    const q = ckpt.weights.get("model.layers.0.self_attn.q_proj.weight");
-    const bytes = Uint8Array.from(q.data);
-    const base = run(engine);
-    const again = new Transformer(ckpt.config, ckpt.weights, { runtime }); // must not interleave a second time
-    expect(q.data).toEqual(bytes);
-    const elsewhere = new Transformer(ckpt.config, ckpt.weights, { runtime: WasmRuntime.create() }); // copies the matrices
-    for (const other of [run(again), run(elsewhere)]) {
-      for (let i = 0; i < base.length; i++) expect(Buffer.from(other[i].buffer).equals(Buffer.from(base[i].buffer))).toBe(true);
-    }
-    const e = thrown(() => new Transformer(ckpt.config, ckpt.weights, { kernels: "reference" }));
-    expect(e.code).toBe("invalid_argument");
-    expect(e.message).toMatch(/re-laid out in place by a WebAssembly engine \(row-interleaved Q8_0\); load the checkpoint again/);
-    await runtime!.close();
-  });
+  for (const quantization of ["q8_0", "q4_0"] as const) {
+    it(`${quantization}: matrices are re-laid out in place once; a second engine on the runtime and a copy on another agree; the reference kernels refuse them`, async () => {
+      const { engine, runtime, ckpt } = await engineOn({ quantization });
+      const q = ckpt.weights.get("model.layers.0.self_attn.q_proj.weight");
+      const bytes = Uint8Array.from(q.data);
+      const base = run(engine);
+      const again = new Transformer(ckpt.config, ckpt.weights, { runtime }); // must not interleave a second time
+      expect(q.data).toEqual(bytes);
+      const elsewhere = new Transformer(ckpt.config, ckpt.weights, { runtime: WasmRuntime.create() }); // copies the matrices
+      for (const other of [run(again), run(elsewhere)]) {
+        for (let i = 0; i < base.length; i++) expect(Buffer.from(other[i].buffer).equals(Buffer.from(base[i].buffer))).toBe(true);
+      }
+      const e = thrown(() => new Transformer(ckpt.config, ckpt.weights, { kernels: "reference" }));
+      expect(e.code).toBe("invalid_argument");
+      expect(e.message).toMatch(/re-laid out in place by a WebAssembly engine \(row-interleaved Q[84]_0\); load the checkpoint again/);
+      await runtime!.close();
+    });
+  }
 
   for (const quantization of [undefined, "q8_0"] as const) {
     it(`results do not depend on the thread count (${quantization ?? "BF16"}): 1, 2 and 3 threads give the same bits`, async () => {

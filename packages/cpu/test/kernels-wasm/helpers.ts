@@ -52,39 +52,43 @@ export function put(arena: WasmArena, data: Float32Array | Uint16Array | Uint8Ar
 }
 
 /**
- * Places quantised weight blocks (O, C/32) for the WebAssembly kernels as the engine does: Q8_0 rewritten in place
- * into the row-interleaved layout its kernels read (kernels.interleaveQ8_0), Q4_0 as is.
+ * Places quantised weight blocks (O, C/32) for the WebAssembly kernels as the engine does: rewritten in place into
+ * the row-interleaved layout their kernels read (kernels.interleaveQ8_0 / interleaveQ4_0).
  */
 export function putQuant(arena: WasmArena, k: WasmKernels, blocks: Uint8Array, type: "Q8_0" | "Q4_0", O: number, C: number): number {
   const ptr = put(arena, blocks);
-  if (type === "Q8_0") {
-    const mark = arena.mark();
-    k.interleaveQ8_0(ptr, arena.alloc((C / 32) * 136), O, C);
-    arena.release(mark);
-  }
+  const mark = arena.mark();
+  const tmp = arena.alloc((C / 32) * 136);
+  if (type === "Q8_0") k.interleaveQ8_0(ptr, tmp, O, C);
+  else k.interleaveQ4_0(ptr, tmp, O, C);
+  arena.release(mark);
   return ptr;
 }
 
 /**
- * The row-interleaved form of Q8_0 blocks (O, C/32), written here independently of the kernel: rows in groups of 4,
- * block b of a group = the 4 rows' 2-byte scales then their 32 quants each; the last O mod 4 rows as they were.
+ * The row-interleaved form of Q8_0 or Q4_0 blocks (O, C/32), written here independently of the kernels: rows in
+ * groups of 4, block b of a group = the 4 rows' 2-byte scales then their quants each (32 bytes, or 16 of nibbles);
+ * the last O mod 4 rows as they were.
  */
-export function interleavedQ8(blocks: Uint8Array, O: number, C: number): Uint8Array {
+export function interleavedBlocks(blocks: Uint8Array, type: "Q8_0" | "Q4_0", O: number, C: number): Uint8Array {
   const nb = C / 32;
+  const qb = type === "Q8_0" ? 32 : 16;
+  const bs = qb + 2;
+  const gb = 8 + 4 * qb;
   const out = new Uint8Array(blocks.length);
   const O4 = O - (O % 4);
   for (let o = 0; o < O4; o++) {
     const g = o >> 2;
     const r = o & 3;
     for (let b = 0; b < nb; b++) {
-      const src = (o * nb + b) * 34;
-      const dst = (g * nb + b) * 136;
+      const src = (o * nb + b) * bs;
+      const dst = (g * nb + b) * gb;
       out[dst + 2 * r] = blocks[src];
       out[dst + 2 * r + 1] = blocks[src + 1];
-      out.set(blocks.subarray(src + 2, src + 34), dst + 8 + 32 * r);
+      out.set(blocks.subarray(src + 2, src + bs), dst + 8 + qb * r);
     }
   }
-  out.set(blocks.subarray(O4 * nb * 34), O4 * nb * 34);
+  out.set(blocks.subarray(O4 * nb * bs), O4 * nb * bs);
   return out;
 }
 

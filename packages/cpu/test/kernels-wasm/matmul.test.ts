@@ -11,7 +11,7 @@ import {
   bits,
   dequantize,
   getF32,
-  interleavedQ8,
+  interleavedBlocks,
   makeEnv,
   maxScaledError,
   put,
@@ -178,11 +178,11 @@ describe("wasm matmul over Q8_0 and Q4_0 weights", () => {
         else k.matmulQ4_0(po, pxq, pw, T, C, O);
         const got = getF32(arena, po, T * O);
 
-        // Exact twin: the same quantised activations, integer dots, float64 sums; Q8_0 also sums in float32 block by
-        // block as the twin's `seq` (llama.cpp's reference arithmetic), bit for bit.
+        // Exact twin: the same quantised activations, integer dots, float64 sums; and the float32 block-by-block sum
+        // of the twin's `seq` (llama.cpp's reference arithmetic), bit for bit.
         const twin = quantMatmulTwin(quantizeActivations(x, T, C), wq, type, T, C, O);
         expect(maxScaledError(got, twin.out, twin.scale)).toBeLessThan((C / 32 + 4) * 2 ** -23);
-        if (type === "Q8_0") expect(bits(got)).toEqual(bits(twin.seq));
+        expect(bits(got)).toEqual(bits(twin.seq));
 
         // Against float32 x and dequantised weights: the activation rounding is at most half a step, max|x|/254
         // per block, plus the f16 rounding of its scale (2^-11 relative).
@@ -228,9 +228,8 @@ describe("wasm matmul over Q8_0 and Q4_0 weights", () => {
       const full = arena.alloc(T * O * 4);
       run(full, pxq, T);
       const part = arena.alloc(T * O * 4);
-      // Q8_0 row ranges keep its groups of 4 rows whole (rows 12 .. 13 are the ungrouped last O mod 4).
-      const cuts = type === "Q8_0" ? [[0, 4], [4, 12], [12, 13]] : [[0, 3], [3, 4], [4, 9], [9, 13]];
-      for (const [a, b] of cuts) run(part, pxq, T, a, b);
+      // Row ranges keep the groups of 4 rows whole (row 12 is the ungrouped last O mod 4).
+      for (const [a, b] of [[0, 4], [4, 12], [12, 13]]) run(part, pxq, T, a, b);
       const fullOut = getF32(arena, full, T * O);
       expect(bits(getF32(arena, part, T * O))).toEqual(bits(fullOut));
       for (let t = 0; t < T; t++) {
@@ -403,9 +402,8 @@ describe("wasm quantised prefill matmuls (4 weight rows widened to int16 at a ti
       arena.u8(scratch, quantPrefillScratchBytes(C)).fill(0x5a); // stale bytes must not leak into results
       const full = arena.alloc(T * O * 4);
       prefill(type, full, pxq, pw, scratch, T, C, O);
-      // Q8_0: cuts at multiples of 4 below 20, anywhere among the ungrouped rows 20 .. 23.
-      const splits = type === "Q8_0" ? [[0, 4, 20, 21, 23], [0, 8, 12, 22, 23], [0, 4, 8, 23]] : [[0, 1, 6, 17, 23], [0, 3, 4, 20, 22, 23], [0, 4, 8, 23]];
-      for (const cuts of splits) {
+      // Cuts at multiples of 4 below 20, anywhere among the ungrouped rows 20 .. 22.
+      for (const cuts of [[0, 4, 20, 21, 23], [0, 8, 12, 22, 23], [0, 4, 8, 23]]) {
         const part = arena.alloc(T * O * 4);
         for (let i = 0; i + 1 < cuts.length; i++) prefill(type, part, pxq, pw, scratch, T, C, O, cuts[i], cuts[i + 1]);
         expect(bits(getF32(arena, part, T * O))).toEqual(bits(getF32(arena, full, T * O)));
@@ -425,44 +423,54 @@ describe("wasm quantised prefill matmuls (4 weight rows widened to int16 at a ti
     expect(e.message).toBe(
       `cpu.kernels.matmulQ4_0Prefill: scratch (${quantPrefillScratchBytes(32)} bytes at offset ${cap - 64}) lies outside the WebAssembly memory (${cap} bytes)`,
     );
-    e = thrown(() => k.matmulQ4_0Prefill(p, p, p, p, 2, 32, 4, 3, 5));
-    expect(e.message).toBe("cpu.kernels.matmulQ4_0Prefill: output row range [3, 5) must lie within [0, 4]");
+    e = thrown(() => k.matmulQ4_0Prefill(p, p, p, p, 2, 32, 4, 4, 5));
+    expect(e.message).toBe("cpu.kernels.matmulQ4_0Prefill: output row range [4, 5) must lie within [0, 4]");
     e = thrown(() => k.matmulQ8_0Prefill(p, p, p, p, 2, 32, 9, 2, 9));
-    expect(e.message).toBe("cpu.kernels.matmulQ8_0Prefill: o0 (2) must be a multiple of 4 below 8: row-interleaved Q8_0 keeps rows in groups of 4");
+    expect(e.message).toBe("cpu.kernels.matmulQ8_0Prefill: o0 (2) must be a multiple of 4 below 8: row-interleaved blocks keep rows in groups of 4");
   });
 });
 
-describe("row-interleaved Q8_0 (interleaveQ8_0)", () => {
-  for (const [O, C] of [[1, 32], [4, 64], [7, 96], [13, 576]] as Array<[number, number]>) {
-    it(`O=${O} C=${C}: groups of 4 rows, block by block, the last O mod 4 rows as they were; in place`, () => {
+describe("row-interleaved Q8_0 and Q4_0 (interleaveQ8_0, interleaveQ4_0)", () => {
+  for (const type of ["Q8_0", "Q4_0"] as const) {
+    for (const [O, C] of [[1, 32], [4, 64], [7, 96], [13, 576]] as Array<[number, number]>) {
+      it(`${type} O=${O} C=${C}: groups of 4 rows, block by block, the last O mod 4 rows as they were; in place`, () => {
+        const { arena, k } = env;
+        const mark = arena.mark();
+        const w = randomF32(random(O * 31 + C), O * C);
+        const blocks = type === "Q8_0" ? quantizeQ8_0(w, O, C) : quantizeQ4_0(w, O, C);
+        const pw = putQuant(arena, k, blocks, type, O, C);
+        expect(arena.u8(pw, blocks.length)).toEqual(interleavedBlocks(blocks, type, O, C));
+        arena.release(mark);
+      });
+    }
+
+    it(`${type}: decode and prefill give the same bits, and the bits of the reference arithmetic`, () => {
       const { arena, k } = env;
       const mark = arena.mark();
-      const blocks = quantizeQ8_0(randomF32(random(O * 31 + C), O * C), O, C);
-      const pw = putQuant(arena, k, blocks, "Q8_0", O, C);
-      expect(arena.u8(pw, blocks.length)).toEqual(interleavedQ8(blocks, O, C));
+      const [T, C, O] = [3, 160, 11];
+      const rng = random(77);
+      const x = randomF32(rng, T * C, 3);
+      const wf = randomF32(rng, O * C, 0.3);
+      const wq = type === "Q8_0" ? quantizeQ8_0(wf, O, C) : quantizeQ4_0(wf, O, C);
+      const pw = putQuant(arena, k, wq, type, O, C);
+      const pxq = arena.alloc(q8ActivationBytes(T, C));
+      k.quantizeQ8Activations(pxq, put(arena, x), T, C);
+      const decode = arena.alloc(T * O * 4);
+      const pre = arena.alloc(T * O * 4);
+      const scratch = arena.alloc(quantPrefillScratchBytes(C));
+      if (type === "Q8_0") {
+        k.matmulQ8_0(decode, pxq, pw, T, C, O);
+        k.matmulQ8_0Prefill(pre, pxq, pw, scratch, T, C, O);
+      } else {
+        k.matmulQ4_0(decode, pxq, pw, T, C, O);
+        k.matmulQ4_0Prefill(pre, pxq, pw, scratch, T, C, O);
+      }
+      const twin = quantMatmulTwin(quantizeActivations(x, T, C), wq, type, T, C, O);
+      expect(bits(getF32(arena, decode, T * O))).toEqual(bits(twin.seq));
+      expect(bits(getF32(arena, pre, T * O))).toEqual(bits(twin.seq));
       arena.release(mark);
     });
   }
-
-  it("decode and prefill give the same bits, and the bits of the reference arithmetic", () => {
-    const { arena, k } = env;
-    const mark = arena.mark();
-    const [T, C, O] = [3, 160, 11];
-    const rng = random(77);
-    const x = randomF32(rng, T * C, 3);
-    const wq = quantizeQ8_0(randomF32(rng, O * C, 0.3), O, C);
-    const pw = putQuant(arena, k, wq, "Q8_0", O, C);
-    const pxq = arena.alloc(q8ActivationBytes(T, C));
-    k.quantizeQ8Activations(pxq, put(arena, x), T, C);
-    const decode = arena.alloc(T * O * 4);
-    const pre = arena.alloc(T * O * 4);
-    k.matmulQ8_0(decode, pxq, pw, T, C, O);
-    k.matmulQ8_0Prefill(pre, pxq, pw, arena.alloc(quantPrefillScratchBytes(C)), T, C, O);
-    const twin = quantMatmulTwin(quantizeActivations(x, T, C), wq, "Q8_0", T, C, O);
-    expect(bits(getF32(arena, decode, T * O))).toEqual(bits(twin.seq));
-    expect(bits(getF32(arena, pre, T * O))).toEqual(bits(twin.seq));
-    arena.release(mark);
-  });
 
   it("rejects C not a multiple of 32, a tmp that overlaps the matrix, and row ranges that cut a group", () => {
     const { arena, k } = env;
@@ -472,8 +480,12 @@ describe("row-interleaved Q8_0 (interleaveQ8_0)", () => {
     expect(e.message).toBe("cpu.kernels.interleaveQ8_0: C must be a multiple of 32 for quantised blocks, got 48");
     e = thrown(() => k.interleaveQ8_0(p, p + 100, 8, 64));
     expect(e.message).toBe("cpu.kernels.interleaveQ8_0: tmp (" + (p + 100) + ", 272 bytes) overlaps w (" + p + ", 544 bytes)");
+    e = thrown(() => k.interleaveQ4_0(p + 200, p, 8, 64));
+    expect(e.message).toBe("cpu.kernels.interleaveQ4_0: tmp (" + p + ", 272 bytes) overlaps w (" + (p + 200) + ", 288 bytes)");
     e = thrown(() => k.matmulQ8_0(p, p, p, 1, 32, 10, 0, 6));
-    expect(e.message).toBe("cpu.kernels.matmulQ8_0: o1 (6) must be a multiple of 4 below 8: row-interleaved Q8_0 keeps rows in groups of 4");
+    expect(e.message).toBe("cpu.kernels.matmulQ8_0: o1 (6) must be a multiple of 4 below 8: row-interleaved blocks keep rows in groups of 4");
+    e = thrown(() => k.matmulQ4_0(p, p, p, 1, 32, 10, 1, 8));
+    expect(e.message).toBe("cpu.kernels.matmulQ4_0: o0 (1) must be a multiple of 4 below 8: row-interleaved blocks keep rows in groups of 4");
     k.matmulQ8_0(p + 4096, p, p + 1024, 1, 32, 10, 8, 9); // the ungrouped rows 8 and 9 may be split
   });
 });

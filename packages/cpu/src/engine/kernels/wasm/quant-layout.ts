@@ -16,7 +16,7 @@ export const Q4_0_BLOCK_BYTES = 18;
 
 /**
  * Bytes of a (rows, C) matrix stored as `dtype`; C must be a multiple of 32 for Q8_0 and Q4_0. The row-interleaved
- * Q8_0 the WebAssembly kernels read (interleaveQ8_0) has the same size as llama.cpp's.
+ * Q8_0/Q4_0 the WebAssembly kernels read (interleaveQ8_0/Q4_0) has the same size as llama.cpp's.
  */
 export function weightBytes(dtype: WasmWeightDtype, rows: number, C: number): number {
   switch (dtype) {
@@ -41,8 +41,8 @@ export function q8ActivationBytes(T: number, C: number): number {
 }
 
 /**
- * Bytes of interleaveQ8_0's temporary for a matrix of C input channels: one group of 4 rows of Q8_0 blocks,
- * (C/32) × 136 bytes.
+ * Bytes of interleaveQ8_0's (and interleaveQ4_0's) temporary for a matrix of C input channels: one group of 4 rows
+ * of Q8_0 blocks, (C/32) × 136 bytes.
  */
 export function interleaveScratchBytes(C: number): number {
   return (C / QUANT_BLOCK) * 4 * Q8_0_BLOCK_BYTES;

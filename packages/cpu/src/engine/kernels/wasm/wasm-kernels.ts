@@ -40,6 +40,7 @@ export interface KernelExports {
   matmulQ4_0Prefill: PrefillExport;
   quantizeQ8_0Blocks(dst: number, src: number, type: number, nBlocks: number): void;
   interleaveQ8_0(w: number, tmp: number, O: number, C: number): void;
+  interleaveQ4_0(w: number, tmp: number, O: number, C: number): void;
   attention(
     out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
     pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
@@ -112,9 +113,11 @@ export class WasmKernels {
     this.matmulQuant(op, this.raw.matmulQ8_0, Q8_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
   }
 
-  /** out (T, O) rows o0 .. o1 = xq (T, C) · w (O, C)ᵀ, w Q4_0 blocks, xq from quantizeQ8Activations. */
+  /** matmulQ8_0 over row-interleaved Q4_0 blocks (`interleaveQ4_0`); bitwise matmulQ4_0Prefill and the reference kernel. */
   matmulQ4_0(out: number, xq: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
-    this.matmulQuant("cpu.kernels.matmulQ4_0", this.raw.matmulQ4_0, Q4_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
+    const op = "cpu.kernels.matmulQ4_0";
+    this.checkGroupRows(op, O, o0, o1);
+    this.matmulQuant(op, this.raw.matmulQ4_0, Q4_0_BLOCK_BYTES, out, xq, w, T, C, O, o0, o1);
   }
 
   /**
@@ -146,9 +149,11 @@ export class WasmKernels {
     this.prefillQuant(op, this.raw.matmulQ8_0Prefill, Q8_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
   }
 
-  /** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w Q4_0 blocks). */
+  /** Prefill form of matmulQ4_0 (as matmulQ8_0Prefill, w row-interleaved Q4_0 blocks: `interleaveQ4_0`). */
   matmulQ4_0Prefill(out: number, xq: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
-    this.prefillQuant("cpu.kernels.matmulQ4_0Prefill", this.raw.matmulQ4_0Prefill, Q4_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
+    const op = "cpu.kernels.matmulQ4_0Prefill";
+    this.checkGroupRows(op, O, o0, o1);
+    this.prefillQuant(op, this.raw.matmulQ4_0Prefill, Q4_0_BLOCK_BYTES, out, xq, w, scratch, T, C, O, o0, o1);
   }
 
   /**
@@ -179,17 +184,12 @@ export class WasmKernels {
    * @example kernels.interleaveQ8_0(ptr, tmp, 1536, 576)
    */
   interleaveQ8_0(w: number, tmp: number, O: number, C: number): void {
-    const op = "cpu.kernels.interleaveQ8_0";
-    this.check.dims(op, { O, C });
-    this.check.blocks(op, C);
-    const bytes = O * (C / 32) * Q8_0_BLOCK_BYTES;
-    const tmpBytes = interleaveScratchBytes(C);
-    this.check.span(op, "w", w, bytes);
-    this.check.span(op, "tmp", tmp, tmpBytes);
-    if (tmp < w + bytes && w < tmp + tmpBytes) {
-      throw invalidArgument(op, `tmp (${tmp}, ${tmpBytes} bytes) overlaps w (${w}, ${bytes} bytes)`, { w, tmp });
-    }
-    this.raw.interleaveQ8_0(w, tmp, O, C);
+    this.interleave("cpu.kernels.interleaveQ8_0", this.raw.interleaveQ8_0, Q8_0_BLOCK_BYTES, w, tmp, O, C);
+  }
+
+  /** interleaveQ8_0 for Q4_0 blocks (a group's block: the 4 scales, then the 4 rows' 16 bytes of nibbles: 72 bytes). */
+  interleaveQ4_0(w: number, tmp: number, O: number, C: number): void {
+    this.interleave("cpu.kernels.interleaveQ4_0", this.raw.interleaveQ4_0, Q4_0_BLOCK_BYTES, w, tmp, O, C);
   }
 
   /**
@@ -298,7 +298,7 @@ export class WasmKernels {
     this.embedding(op, this.raw.embeddingQ8_0, V * (C / 32) * Q8_0_BLOCK_BYTES, out, ids, table, scale, T, C, V, t0, t1);
   }
 
-  /** out (T, C) rows t0 .. t1 = dequantised Q4_0 table (V, C/32 blocks) [ids[t]] · scale. */
+  /** out (T, C) rows t0 .. t1 = dequantised row-interleaved Q4_0 table (V, C/32 blocks; interleaveQ4_0) [ids[t]] · scale. */
   embeddingQ4_0(out: number, ids: number, table: number, scale: number, T: number, C: number, V: number, t0 = 0, t1 = T): void {
     const op = "cpu.kernels.embeddingQ4_0";
     this.check.dims(op, { C });
@@ -349,12 +349,28 @@ export class WasmKernels {
     this.check.span(op, "w", w, O * wRowBytes);
   }
 
-  /** Row-interleaved Q8_0: a row range must not cut a group of 4 rows (rows from O − O mod 4 on stand alone). */
+  private interleave(
+    op: string, kernel: (w: number, tmp: number, O: number, C: number) => void, blockBytes: number,
+    w: number, tmp: number, O: number, C: number,
+  ): void {
+    this.check.dims(op, { O, C });
+    this.check.blocks(op, C);
+    const bytes = O * (C / 32) * blockBytes;
+    const tmpBytes = interleaveScratchBytes(C);
+    this.check.span(op, "w", w, bytes);
+    this.check.span(op, "tmp", tmp, tmpBytes);
+    if (tmp < w + bytes && w < tmp + tmpBytes) {
+      throw invalidArgument(op, `tmp (${tmp}, ${tmpBytes} bytes) overlaps w (${w}, ${bytes} bytes)`, { w, tmp });
+    }
+    kernel(w, tmp, O, C);
+  }
+
+  /** Row-interleaved Q8_0/Q4_0: a row range must not cut a group of 4 rows (rows from O − O mod 4 on stand alone). */
   private checkGroupRows(op: string, O: number, o0: number, o1: number): void {
     const O4 = O - (O % 4);
     for (const [name, v] of [["o0", o0], ["o1", o1]] as const) {
       if (v < O4 && v % 4 !== 0) {
-        throw invalidArgument(op, `${name} (${v}) must be a multiple of 4 below ${O4}: row-interleaved Q8_0 keeps rows in groups of 4`, { [name]: v });
+        throw invalidArgument(op, `${name} (${v}) must be a multiple of 4 below ${O4}: row-interleaved blocks keep rows in groups of 4`, { [name]: v });
       }
     }
   }
