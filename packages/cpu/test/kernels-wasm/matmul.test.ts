@@ -301,8 +301,10 @@ describe("wasm prefill matmuls (weights widened a block of rows at a time into s
   }
 
   for (const type of ["F16", "BF16"] as PrefillType[]) {
-    // C = 45 and 13: a scalar tail after the 8-wide widening steps and matmulF32's 4-wide ones.
-    for (const [T, C, O] of [...prefillSizes, [3, 45, 10], [10, 13, 19]] as Array<[number, number, number]>) {
+    // C a multiple of 4: groups of 4 rows interleaved (C = 100: a last chunk of 4 after the 8-wide widening steps;
+    // O = 7, 33, 11: rows left over after the groups). C = 45 and 13: row-major, a scalar tail after the 8-wide
+    // widening steps and matmulF32's 4-wide ones.
+    for (const [T, C, O] of [...prefillSizes, [5, 100, 11], [3, 45, 10], [10, 13, 19]] as Array<[number, number, number]>) {
       it(`${type} T=${T} C=${C} O=${O} gives the bits of matmulF32 over the widened weights`, () => {
         const { arena, k } = env;
         const mark = arena.mark();
