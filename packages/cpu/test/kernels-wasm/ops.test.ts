@@ -83,6 +83,26 @@ describe("wasm attention", () => {
     });
   }
 
+  for (const window of [0, 3]) {
+    it(`a token attends with the same bits alone (T = 1) as the last of a prefill (window ${window})`, () => {
+      const { arena, k } = env;
+      const mark = arena.mark();
+      const [T, H, G, D, pos0] = [6, 4, 2, 22, 5]; // positions 0 .. 10: groups of four keys and a tail, D mod 4 = 2
+      const S = pos0 + T;
+      const rng = random(4242 + window);
+      const pq = put(arena, randomF32(rng, T * H * D, 2));
+      const pk = put(arena, randomF32(rng, S * G * D, 2));
+      const pv = put(arena, randomF32(rng, S * G * D));
+      const ps = arena.alloc(S * 4);
+      const all = arena.alloc(T * H * D * 4);
+      k.attention(all, pq, pk, pv, ps, T, H, G, D, pos0, window, 0.25, 0);
+      const one = arena.alloc(H * D * 4);
+      k.attention(one, pq + (T - 1) * H * D * 4, pk, pv, ps, 1, H, G, D, pos0 + T - 1, window, 0.25, 0);
+      expect(bits(getF32(arena, one, H * D))).toEqual(bits(getF32(arena, all + (T - 1) * H * D * 4, H * D)));
+      arena.release(mark);
+    });
+  }
+
   it("rejects bad head counts, ranges, parameters and a cache too small for the positions", () => {
     const { arena, k } = env;
     const p = arena.alloc(1024);
