@@ -6,7 +6,16 @@
  * The module owns no memory and no data: it imports the memory, and the JavaScript arena places every buffer.
  */
 export { matmulF32 } from "./matmul-f32";
-export { matmulF16, matmulBF16, matmulF16Prefill, matmulBF16Prefill } from "./matmul-half";
+export {
+  matmulF16,
+  matmulBF16,
+  matmulF16Prefill,
+  matmulBF16Prefill,
+  matmulF16Panels,
+  matmulBF16Panels,
+  matmulF16PanelsPrefill,
+  matmulBF16PanelsPrefill,
+} from "./matmul-half";
 export { quantizeQ8Activations, interleaveQ8_0, interleaveQ4_0, matmulQ8_0, matmulQ4_0, matmulQ8_0Prefill, matmulQ4_0Prefill } from "./matmul-quant";
 export { quantizeQ8_0Blocks } from "./quantize";
 export { attention } from "./attention";

@@ -240,46 +240,66 @@ export function matmulBF16(out: usize, x: usize, w: usize, T: i32, C: i32, O: i3
  */
 export const PREFILL_ROWS: i32 = 16;
 
+/**
+ * Channels per panel of the panel-major F16/BF16 layout (matmul*Panels): a matrix (O, C) stored as panel after
+ * panel, panel k = channels k·PANEL .. min((k + 1)·PANEL, C) of all O rows, row after row. A multiple of 16.
+ */
+export const PANEL: i32 = 2048;
+
+/** The address of row r's channels c0 .. (c0 + the panel's width) (c0 a panel start when `panels`, else 0). */
 // @ts-ignore: decorator
-@inline function widenRows(s: usize, w: usize, C: i32, n: i32, bf16: bool): void {
-  const C8 = C & ~7;
+@inline function segment(w: usize, O: i32, C: i32, r: i32, c0: i32, panels: bool): usize {
+  if (!panels) return w + ((<usize>r * <usize>C) << 1);
+  const width = min(PANEL, C - c0);
+  return w + ((<usize>O * <usize>c0 + <usize>r * <usize>width) << 1);
+}
+
+/** Widens rows r0 .. r0 + n of w (O, C) into the scratch s, row-major (row i at s + i·C·4). */
+// @ts-ignore: decorator
+@inline function widenRows(s: usize, w: usize, O: i32, C: i32, r0: i32, n: i32, bf16: bool, panels: bool): void {
   for (let r = 0; r < n; r++) {
-    const wr = w + <usize>r * (<usize>C << 1);
     const sr = s + <usize>r * (<usize>C << 2);
-    let c = 0;
-    for (; c < C8; c += 8) {
-      const v = v128.load(wr + (<usize>c << 1));
-      v128.store(sr + (<usize>c << 2), lo(v, bf16));
-      v128.store(sr + (<usize>c << 2), hi(v, bf16), 16);
-    }
-    for (; c < C; c++) {
-      const bits = <u32>load<u16>(wr + (<usize>c << 1));
-      store<f32>(sr + (<usize>c << 2), bf16 ? bf16ToF32(bits) : f16ToF32(bits));
+    for (let c0 = 0; c0 < C; c0 += panels ? PANEL : C) {
+      const c1 = panels ? min(c0 + PANEL, C) : C;
+      const wr = segment(w, O, C, r0 + r, c0, panels) - (<usize>c0 << 1); // channel c at wr + 2c
+      const c8 = c0 + ((c1 - c0) & ~7);
+      let c = c0;
+      for (; c < c8; c += 8) {
+        const v = v128.load(wr + (<usize>c << 1));
+        v128.store(sr + (<usize>c << 2), lo(v, bf16));
+        v128.store(sr + (<usize>c << 2), hi(v, bf16), 16);
+      }
+      for (; c < c1; c++) {
+        const bits = <u32>load<u16>(wr + (<usize>c << 1));
+        store<f32>(sr + (<usize>c << 2), bf16 ? bf16ToF32(bits) : f16ToF32(bits));
+      }
     }
   }
 }
 
 /**
- * Widens rows w .. w + 4·nGroups into the scratch as groups of 4 rows interleaved chunk by chunk: chunk k (channels
- * 4k .. 4k + 4) of a group is the 4 rows' float32 values, row after row (64 bytes), so a tile reads its 4 weight rows
- * from one address. C a multiple of 4; a group takes 16·C bytes.
+ * Widens rows r0 .. r0 + 4·nGroups of w (O, C) into the scratch as groups of 4 rows interleaved chunk by chunk:
+ * chunk k (channels 4k .. 4k + 4) of a group is the 4 rows' float32 values, row after row (64 bytes), so a tile
+ * reads its 4 weight rows from one address. C a multiple of 4; a group takes 16·C bytes.
  */
 // @ts-ignore: decorator
-@inline function widenGroups(s: usize, w: usize, C: i32, nGroups: i32, bf16: bool): void {
-  const C8 = C & ~7;
-  const wRow = <usize>C << 1;
+@inline function widenGroups(s: usize, w: usize, O: i32, C: i32, r0: i32, nGroups: i32, bf16: bool, panels: bool): void {
   for (let g = 0; g < nGroups; g++) {
     const sg = s + <usize>g * (<usize>C << 4);
     for (let r = 0; r < 4; r++) {
-      const wr = w + <usize>(4 * g + r) * wRow;
       const sr = sg + (<usize>r << 4);
-      let c = 0;
-      for (; c < C8; c += 8) {
-        const v = v128.load(wr + (<usize>c << 1));
-        v128.store(sr + (<usize>c << 4), lo(v, bf16));
-        v128.store(sr + (<usize>c << 4), hi(v, bf16), 64);
+      for (let c0 = 0; c0 < C; c0 += panels ? PANEL : C) {
+        const c1 = panels ? min(c0 + PANEL, C) : C;
+        const wr = segment(w, O, C, r0 + 4 * g + r, c0, panels) - (<usize>c0 << 1); // channel c at wr + 2c
+        const c8 = c0 + ((c1 - c0) & ~7);
+        let c = c0;
+        for (; c < c8; c += 8) {
+          const v = v128.load(wr + (<usize>c << 1));
+          v128.store(sr + (<usize>c << 4), lo(v, bf16));
+          v128.store(sr + (<usize>c << 4), hi(v, bf16), 64);
+        }
+        if (c < c1) v128.store(sr + (<usize>c << 4), quad(wr + (<usize>c << 1), bf16));
       }
-      if (c < C) v128.store(sr + (<usize>c << 4), quad(wr + (<usize>c << 1), bf16));
     }
   }
 }
@@ -347,24 +367,68 @@ export const PREFILL_ROWS: i32 = 16;
 }
 
 // @ts-ignore: decorator
-@inline function prefillHalf(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, bf16: bool): void {
-  const wRow = <usize>C << 1;
+@inline function prefillHalf(
+  out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, bf16: bool, panels: bool,
+): void {
   for (let o = o0; o < o1; o += PREFILL_ROWS) {
     const e = min(o + PREFILL_ROWS, o1);
     if ((C & 3) != 0) {
-      widenRows(scratch, w + <usize>o * wRow, C, e - o, bf16);
+      widenRows(scratch, w, O, C, o, e - o, bf16, panels);
       f32Rows(out, x, scratch, T, C, O, o, e);
       continue;
     }
     // Whole groups of 4 rows interleaved (groupTile); the last e − o mod 4 rows row-major after them (f32Rows).
     const nGroups = (e - o) >> 2;
-    widenGroups(scratch, w + <usize>o * wRow, C, nGroups, bf16);
+    widenGroups(scratch, w, O, C, o, nGroups, bf16, panels);
     for (let g = 0; g < nGroups; g++) groupTile(out, x, scratch + <usize>g * (<usize>C << 4), T, C, O, o + 4 * g);
     const r0 = o + 4 * nGroups;
     if (r0 < e) {
       const rest = scratch + <usize>nGroups * (<usize>C << 4);
-      widenRows(rest, w + <usize>r0 * wRow, C, e - r0, bf16);
+      widenRows(rest, w, O, C, r0, e - r0, bf16, panels);
       f32Rows(out, x, rest, T, C, O, r0, e);
+    }
+  }
+}
+
+/**
+ * Decode over panel-major weights (PANEL): for each token, panel after panel over rows o0 .. o1, so the panel's
+ * slice of x (8 KB) stays in L1 while the weights stream past it in one sequential run. Per element: Σ over
+ * panels, in order, of the panel's sum (four accumulators over steps of 16 channels, (a0 + a1) + (a2 + a3), the
+ * fixed-order horizontal sum), then the C mod 16 tail in order; any row split gives the same bits.
+ */
+// @ts-ignore: decorator
+@inline function matmulHalfPanels(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32, bf16: bool): void {
+  const C16 = C & ~15;
+  const xRow = <usize>C << 2;
+  const outRow = <usize>O << 2;
+  for (let t = 0; t < T; t++) {
+    const xt = x + <usize>t * xRow;
+    const ot = out + <usize>t * outRow;
+    for (let c0 = 0; c0 < C; c0 += PANEL) {
+      const c1 = min(c0 + PANEL, C);
+      const e16 = min(c1, C16);
+      for (let o = o0; o < o1; o++) {
+        const wr = segment(w, O, C, o, c0, true) - (<usize>c0 << 1); // channel c at wr + 2c
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        for (let c = c0; c < e16; c += 16) {
+          const xo = xt + (<usize>c << 2);
+          const wo = wr + (<usize>c << 1);
+          const v = v128.load(wo);
+          const u = v128.load(wo, 16);
+          a0 = f32x4.add(a0, f32x4.mul(v128.load(xo), lo(v, bf16)));
+          a1 = f32x4.add(a1, f32x4.mul(v128.load(xo, 16), hi(v, bf16)));
+          a2 = f32x4.add(a2, f32x4.mul(v128.load(xo, 32), lo(u, bf16)));
+          a3 = f32x4.add(a3, f32x4.mul(v128.load(xo, 48), hi(u, bf16)));
+        }
+        const po = ot + (<usize>o << 2);
+        let sum = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+        if (c0 > 0) sum = load<f32>(po) + sum;
+        for (let c = e16; c < c1; c++) {
+          const bits = <u32>load<u16>(wr + (<usize>c << 1));
+          sum += load<f32>(xt + (<usize>c << 2)) * (bf16 ? bf16ToF32(bits) : f16ToF32(bits));
+        }
+        store<f32>(po, sum);
+      }
     }
   }
 }
@@ -375,10 +439,30 @@ export const PREFILL_ROWS: i32 = 16;
  * the result is bitwise matmulF32 over the widened weights, for any T and any row split.
  */
 export function matmulF16Prefill(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
-  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, false);
+  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, false, false);
 }
 
 /** Prefill form of matmulBF16 (as matmulF16Prefill, w bfloat16 bits). */
 export function matmulBF16Prefill(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
-  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, true);
+  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, true, false);
+}
+
+/** matmulF16 over panel-major weights (PANEL; see matmulHalfPanels), any T. */
+export function matmulF16Panels(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  matmulHalfPanels(out, x, w, T, C, O, o0, o1, false);
+}
+
+/** matmulBF16 over panel-major weights (PANEL; see matmulHalfPanels), any T. */
+export function matmulBF16Panels(out: usize, x: usize, w: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  matmulHalfPanels(out, x, w, T, C, O, o0, o1, true);
+}
+
+/** matmulF16Prefill over panel-major weights: the same bits as matmulF16Prefill over the row-major matrix. */
+export function matmulF16PanelsPrefill(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, false, true);
+}
+
+/** matmulBF16Prefill over panel-major weights: the same bits as matmulBF16Prefill over the row-major matrix. */
+export function matmulBF16PanelsPrefill(out: usize, x: usize, w: usize, scratch: usize, T: i32, C: i32, O: i32, o0: i32, o1: i32): void {
+  prefillHalf(out, x, w, scratch, T, C, O, o0, o1, true, true);
 }

@@ -40,6 +40,11 @@ export class CpuBackend implements Backend {
   }
 
   loadModel(path: string, ...opts: LoadOption[]): Promise<Result<TextModel>> {
+    return this.load(path, opts, true);
+  }
+
+  /** loadModel's work; `ownsWeights`: false when the model will be trained (its weights keep their stored layout). */
+  private load(path: string, opts: readonly LoadOption[], ownsWeights: boolean): Promise<Result<TextModel>> {
     return resultOf("cpu.loadModel", async () => {
       const load = applyLoadOpts(opts);
       if (typeof path !== "string" || path === "") {
@@ -85,7 +90,7 @@ export class CpuBackend implements Backend {
         }
         // A bad adapter fails the load here, before the model exists; the catch below closes the runtime.
         const adapter = load.adapterPath !== "" ? await readEngineAdapter(load.adapterPath, checkpoint.config) : undefined;
-        return new CpuTextModel({ checkpoint, tokenizer, load, engine, runtime, adapter }) as TextModel;
+        return new CpuTextModel({ checkpoint, tokenizer, load, engine, runtime, adapter, ownsWeights }) as TextModel;
       } catch (e) {
         await runtime?.close();
         throw e;
@@ -104,7 +109,7 @@ export class CpuBackend implements Backend {
     return resultOf("cpu.loadTrainable", async () => {
       const load = applyLoadOpts(opts);
       const options = readTrainableOptions(load);
-      const loaded = await this.loadModel(path, ...opts);
+      const loaded = await this.load(path, opts, false);
       if (!loaded.ok) throw loaded.error;
       const model = loaded.value as CpuTextModel;
       try {

@@ -5,10 +5,9 @@
  */
 import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
 import { add, attention, geglu, rmsNorm, rmsNormPlusOne, rope, swiglu } from "./kernels/reference/index.js";
-import { InferenceError } from "@dappcore/inference";
-import { embed, isQuantWeight, linear, type AnyLinearWeight, type Q8Scratch } from "./linear.js";
+import { embed, linear, type AnyLinearWeight, type Q8Scratch } from "./linear.js";
 import type { ModelWeights } from "./model-weights.js";
-import { isInterleavedQuant } from "./wasm-forward.js";
+import { isRelaidOut, relaidOutError } from "./relayout.js";
 
 export class ReferenceForwardKernels implements ForwardKernels {
   readonly kind = "reference" as const;
@@ -23,7 +22,7 @@ export class ReferenceForwardKernels implements ForwardKernels {
     return { view: new Int32Array(n), ptr: -1 };
   }
 
-  /** Reference kernels read the weights where they are; Q8_0/Q4_0 matrices an engine has re-laid out are refused. */
+  /** Reference kernels read the weights where they are; matrices an engine has re-laid out are refused. */
   prepare(w: ModelWeights<AnyLinearWeight>): void {
     this.prepareMatrix(w.embedTokens);
     this.prepareMatrix(w.lmHead);
@@ -32,14 +31,7 @@ export class ReferenceForwardKernels implements ForwardKernels {
 
   /** As prepare, for one matrix. */
   prepareMatrix(m: AnyLinearWeight): void {
-    if (isQuantWeight(m) && isInterleavedQuant(m.data)) {
-      throw new InferenceError({
-        code: "invalid_argument",
-        op: "cpu.transformer",
-        message: `tensor "${m.name}" was re-laid out in place by a WebAssembly engine (row-interleaved ${m.dtype}); load the checkpoint again for the reference kernels`,
-        details: { tensor: m.name },
-      });
-    }
+    if (isRelaidOut(m.data)) throw relaidOutError("cpu.transformer", m.name, m.dtype);
   }
 
   embed(out: F32Buf, ids: I32Buf, w: AnyLinearWeight, scale: number, T: number): void {

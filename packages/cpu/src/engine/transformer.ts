@@ -41,6 +41,14 @@ export interface TransformerOptions {
    * @example new Transformer(config, weights, { runtime: WasmRuntime.create({ threads: 2 }) })
    */
   readonly runtime?: WasmRuntime;
+  /**
+   * Whether the WebAssembly kernels may rewrite F16/BF16 matrices wider than 3072 input channels in place, panel by
+   * panel (relayout.ts: about twice the decode bandwidth on such rows). Only for weights nothing else reads in
+   * their stored layout: training and the reference kernels refuse a rewritten matrix. Quantised matrices are
+   * always rewritten (row-interleaved). Default false.
+   * @example new Transformer(config, weights, { runtime, relayoutFloats: true })
+   */
+  readonly relayoutFloats?: boolean;
 }
 
 /** Options of `Transformer.forward`. */
@@ -134,7 +142,7 @@ export class Transformer {
     this.w = bindEngineWeights(config, weights);
     this.kernelSet = set;
     this.ownsKernels = opts.runtime === undefined;
-    const wasm = set === "wasm" ? new WasmForwardKernels(opts.runtime ?? WasmRuntime.create()) : undefined;
+    const wasm = set === "wasm" ? new WasmForwardKernels(opts.runtime ?? WasmRuntime.create(), opts.relayoutFloats === true) : undefined;
     this.k = wasm ?? new ReferenceForwardKernels();
     this.k.prepare(this.w);
     this.blocks = wasm !== undefined ? new CacheBlocks((n) => wasm.f32(n)) : undefined;

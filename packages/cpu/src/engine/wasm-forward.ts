@@ -11,6 +11,7 @@ import { InferenceError } from "@dappcore/inference";
 import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
 import type { KernelExports } from "./kernels/wasm/wasm-kernels.js";
 import { interleaveScratchBytes, prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./kernels/wasm/quant-layout.js";
+import { PANEL_MIN_C, isRelaidOut, markRelaidOut, toPanels } from "./relayout.js";
 import { isQuantWeight, type AnyLinearWeight } from "./linear.js";
 import type { ModelWeights } from "./model-weights.js";
 import type { WasmRuntime } from "./wasm-runtime.js";
@@ -36,17 +37,6 @@ const QUANT_PREFILL_MIN_TOKENS = 2;
 
 type RawKernel = (...args: number[]) => void;
 
-/** Q8_0/Q4_0 weight views an engine has rewritten in place into the row-interleaved layout (by view). */
-const interleavedViews = new WeakSet<ArrayBufferView>();
-
-/**
- * Whether a WebAssembly engine has rewritten this Q8_0/Q4_0 matrix (a weight view as a WeightStore returns it) into
- * the row-interleaved layout in place: its bytes no longer hold llama.cpp's blocks.
- */
-export function isInterleavedQuant(data: ArrayBufferView): boolean {
-  return interleavedViews.has(data);
-}
-
 export class WasmForwardKernels implements ForwardKernels {
   readonly kind = "wasm" as const;
   readonly threads: number;
@@ -57,8 +47,16 @@ export class WasmForwardKernels implements ForwardKernels {
   private xqBytes = 0;
   private prefillScratch = 0; // threads × prefillScratchStride bytes: one block of widened weight rows per thread
   private prefillScratchStride = 0;
+  private readonly panelled = new Set<AnyLinearWeight>(); // F16/BF16 matrices in the panel-major layout
 
-  constructor(readonly runtime: WasmRuntime) {
+  /**
+   * @param relayoutFloats whether wide F16/BF16 matrices may be rewritten panel by panel in place (only when nothing
+   *   else reads the weights: training reads them row by row).
+   */
+  constructor(
+    readonly runtime: WasmRuntime,
+    private readonly relayoutFloats = false,
+  ) {
     this.threads = runtime.threads;
     this.raw = runtime.kernels.raw;
   }
@@ -82,7 +80,7 @@ export class WasmForwardKernels implements ForwardKernels {
       this.runtime.f32(ptr, v.length).set(v);
       this.vectors.set(v, ptr);
     };
-    matrix(w.embedTokens);
+    this.prepareMatrix(w.embedTokens, true);
     matrix(w.lmHead);
     vector(w.norm);
     for (const l of w.layers) {
@@ -94,12 +92,13 @@ export class WasmForwardKernels implements ForwardKernels {
   }
 
   /**
-   * Finds the matrix in the arena (or copies it in, once). A Q8_0/Q4_0 matrix is rewritten into the row-interleaved
-   * layout its kernels read (assembly/matmul-quant.ts), in place: the engine takes over weights that live in its
-   * arena, so their views no longer hold llama.cpp's layout (`isInterleavedQuant` says so; the reference kernels
-   * refuse them). Engines sharing a runtime find such a matrix already rewritten.
+   * Finds the matrix in the arena (or copies it in, once), and puts it in the layout its kernels read fastest, in
+   * place (relayout.ts): Q8_0/Q4_0 rows interleaved in groups of 4, always; F16/BF16 matrices wider than PANEL_MIN_C
+   * panel by panel, when this engine may re-lay out float weights (`relayoutFloats`; never the embedding table,
+   * which lookups read by rows: `rows`). The engine takes over weights that live in its arena: their views no longer
+   * hold the checkpoint's layout (`isRelaidOut`); engines sharing a runtime find such a matrix already rewritten.
    */
-  prepareMatrix(m: AnyLinearWeight): void {
+  prepareMatrix(m: AnyLinearWeight, rows = false): void {
     if (this.matrices.has(m)) return;
     const bytes = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength);
     let ptr = this.runtime.offsetOf(bytes);
@@ -108,18 +107,23 @@ export class WasmForwardKernels implements ForwardKernels {
       ptr = this.runtime.alloc(bytes.byteLength);
       this.runtime.u8(ptr, bytes.byteLength).set(bytes);
     }
-    // A fresh copy is interleaved unless its source already was; a matrix in place unless an engine did it already.
-    if (isQuantWeight(m)) {
-      const done = interleavedViews.has(m.data) || (inArena && this.runtime.interleavedQuant.has(ptr));
-      if (!done) {
-        const mark = this.runtime.arena.mark();
-        const tmp = this.runtime.alloc(interleaveScratchBytes(m.C));
-        if (m.dtype === "Q8_0") this.runtime.kernels.interleaveQ8_0(ptr, tmp, m.O, m.C);
-        else this.runtime.kernels.interleaveQ4_0(ptr, tmp, m.O, m.C);
-        this.runtime.arena.release(mark);
-        if (inArena) interleavedViews.add(m.data);
-      }
-      this.runtime.interleavedQuant.add(ptr);
+    // A fresh copy is rewritten unless its source already was; a matrix in place unless an engine did it already.
+    const done = isRelaidOut(m.data) || (inArena && this.runtime.relaidOut.has(ptr));
+    const wide = (m.dtype === "F16" || m.dtype === "BF16") && m.C > PANEL_MIN_C;
+    if (isQuantWeight(m) && !done) {
+      const mark = this.runtime.arena.mark();
+      const tmp = this.runtime.alloc(interleaveScratchBytes(m.C));
+      if (m.dtype === "Q8_0") this.runtime.kernels.interleaveQ8_0(ptr, tmp, m.O, m.C);
+      else this.runtime.kernels.interleaveQ4_0(ptr, tmp, m.O, m.C);
+      this.runtime.arena.release(mark);
+    } else if (wide && !done && !rows && this.relayoutFloats) {
+      toPanels(this.runtime.u8(ptr, bytes.byteLength), m.O, m.C);
+    }
+    const rewritten = isQuantWeight(m) || (wide && (done || (!rows && this.relayoutFloats)));
+    if (rewritten) {
+      if (inArena) markRelaidOut(m.data);
+      this.runtime.relaidOut.add(ptr);
+      if (wide) this.panelled.add(m);
     }
     this.matrices.set(m, ptr);
   }
@@ -161,7 +165,15 @@ export class WasmForwardKernels implements ForwardKernels {
       const w = ws[i];
       const out = outs[i];
       const work = T * w.O * w.C;
-      if (T >= PREFILL_MIN_TOKENS && (w.dtype === "BF16" || w.dtype === "F16")) {
+      if (this.panelled.has(w)) {
+        // Panel-major F16/BF16: the panel kernels, the prefill one for any T ≥ 2 (the plain tiles read rows).
+        if (T >= 2) {
+          const stride = prefillScratchBytes(w.C);
+          this.run(`matmul${w.dtype as "F16" | "BF16"}PanelsPrefill`, [out.ptr, x.ptr, this.matrixPtr(w), this.scratchFor(stride), T, w.C, w.O], w.O, 4, work, 3, stride);
+        } else {
+          this.run(`matmul${w.dtype as "F16" | "BF16"}Panels`, [out.ptr, x.ptr, this.matrixPtr(w), T, w.C, w.O], w.O, 4, work);
+        }
+      } else if (T >= PREFILL_MIN_TOKENS && (w.dtype === "BF16" || w.dtype === "F16")) {
         const name = w.dtype === "BF16" ? "matmulBF16Prefill" : "matmulF16Prefill";
         const stride = prefillScratchBytes(w.C);
         this.run(name, [out.ptr, x.ptr, this.matrixPtr(w), this.scratchFor(stride), T, w.C, w.O], w.O, 4, work, 3, stride);

@@ -76,8 +76,8 @@ export function checkThreads(threads: unknown, op: string): number {
 export class WasmRuntime {
   /** Threads each kernel call may use (the pool's, or 1). */
   readonly threads: number;
-  /** Arena offsets of the Q8_0/Q4_0 matrices already in the row-interleaved layout (WasmForwardKernels.prepareMatrix). */
-  readonly interleavedQuant = new Set<number>();
+  /** Arena offsets of the matrices an engine has rewritten into its own layout (WasmForwardKernels.prepareMatrix). */
+  readonly relaidOut = new Set<number>();
   private readonly buffers = new WeakSet<ArrayBufferLike>();
   private closed = false;
 

@@ -48,6 +48,11 @@ export interface CpuModelParts {
   readonly runtime?: WasmRuntime;
   /** A LoRA adapter to run over the base weights from the start (read by `readEngineAdapter`). Default: none. */
   readonly adapter?: { readonly adapter: EngineAdapter; readonly info: ActiveAdapterInfo };
+  /**
+   * Whether only this model reads the checkpoint's weights, so the engine may rewrite wide F16/BF16 matrices in
+   * place (TransformerOptions.relayoutFloats). False for a model that will be trained. Default false.
+   */
+  readonly ownsWeights?: boolean;
 }
 
 /** Default KV-cache length when neither the caller nor memory asks otherwise: the checkpoint's, capped. */
@@ -97,6 +102,7 @@ export class CpuTextModel implements TextModel {
     this.transformer = new Transformer(config, checkpoint.weights, {
       kernels: parts.engine?.kernels ?? (runtime !== undefined ? "wasm" : "reference"),
       runtime,
+      relayoutFloats: parts.ownsWeights === true,
     });
     this.caches = Array.from({ length: slotCount }, () => this.transformer.createCache(this.contextLen));
     this.slots = new SlotPool(this.caches);

@@ -8,6 +8,7 @@
 import { InferenceError, type LoRAConfig } from "@dappcore/inference";
 import type { ModelConfig, WeightStore } from "../model-config.js";
 import { bindModelWeights } from "../engine/model-weights.js";
+import { isRelaidOut, relaidOutError } from "../engine/relayout.js";
 import type { LinearWeight } from "../engine/linear.js";
 import { bf16Table, f16Table } from "../engine/kernels/reference/index.js";
 import { createRng, type ResumableRng } from "../sampling/rng.js";
@@ -186,6 +187,8 @@ export function buildTrainWeights(
   };
   const matrix = (lw: LinearWeight): TrainMatrix => {
     const { name, O, C } = lw;
+    // A matrix a WebAssembly engine rewrote for itself (relayout.ts) no longer holds rows in order.
+    if (isRelaidOut(lw.data)) throw relaidOutError("cpu.trainable", name, lw.dtype);
     const lut = lw.dtype === "F16" ? f16Table() : lw.dtype === "BF16" ? bf16Table() : undefined;
     if (full) {
       const w = make(O * C);

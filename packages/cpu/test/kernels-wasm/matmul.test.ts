@@ -6,6 +6,7 @@ import { f32ToBf16, f32ToF16 } from "../../src/dtype.js";
 import { matmulBF16, matmulF16, matmulF32 } from "../../src/engine/kernels/reference/index.js";
 import { bf16Table, f16Table } from "../../src/engine/kernels/reference/half-tables.js";
 import { prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
+import { PANEL, toPanels } from "../../src/engine/relayout.js";
 import {
   absDots,
   bits,
@@ -490,4 +491,91 @@ describe("row-interleaved Q8_0 and Q4_0 (interleaveQ8_0, interleaveQ4_0)", () =>
     expect(e.message).toBe("cpu.kernels.matmulQ4_0: o0 (1) must be a multiple of 4 below 8: row-interleaved blocks keep rows in groups of 4");
     k.matmulQ8_0(p + 4096, p, p + 1024, 1, 32, 10, 8, 9); // the ungrouped rows 8 and 9 may be split
   });
+});
+
+describe("panel-major F16/BF16 (toPanels, matmul*Panels)", () => {
+  type HalfType = "F16" | "BF16";
+  const f = Math.fround;
+
+  /** The panel-major bytes of a row-major (O, C) matrix, built here independently of toPanels. */
+  function panelMajor(w: Uint16Array, O: number, C: number): Uint16Array {
+    const out = new Uint16Array(w.length);
+    let at = 0;
+    for (let c0 = 0; c0 < C; c0 += PANEL) {
+      const c1 = Math.min(c0 + PANEL, C);
+      for (let r = 0; r < O; r++) for (let c = c0; c < c1; c++) out[at++] = w[r * C + c];
+    }
+    return out;
+  }
+
+  /**
+   * The decode arithmetic in float32, step by step: per panel four lane accumulators over 16-channel steps,
+   * (a0 + a1) + (a2 + a3), the horizontal sum (l0 + l2) + (l1 + l3), the panels added in order, then the tail.
+   */
+  function twin(x: Float32Array, w: Float32Array, T: number, C: number, O: number): Float32Array {
+    const out = new Float32Array(T * O);
+    const C16 = C & ~15;
+    for (let t = 0; t < T; t++) {
+      for (let o = 0; o < O; o++) {
+        let sum = 0;
+        for (let c0 = 0; c0 < C; c0 += PANEL) {
+          const e16 = Math.min(c0 + PANEL, C16);
+          const a = [new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(4)];
+          for (let c = c0; c < e16; c += 16) {
+            for (let k = 0; k < 4; k++) for (let l = 0; l < 4; l++) a[k][l] = f(a[k][l] + f(x[t * C + c + 4 * k + l] * w[o * C + c + 4 * k + l]));
+          }
+          const v = [0, 1, 2, 3].map((l) => f(f(a[0][l] + a[1][l]) + f(a[2][l] + a[3][l])));
+          const h = f(f(v[0] + v[2]) + f(v[1] + v[3]));
+          sum = c0 === 0 ? h : f(sum + h);
+          for (let c = e16; c < Math.min(c0 + PANEL, C); c++) sum = f(sum + f(x[t * C + c] * w[o * C + c]));
+        }
+        out[t * O + o] = sum;
+      }
+    }
+    return out;
+  }
+
+  for (const type of ["F16", "BF16"] as HalfType[]) {
+    // C = 2084: two panels, the second 36 channels (two 16-steps and a tail of 4); C = 4100: three; C = 2051: C mod 4
+    // = 3 (the prefill widens row-major); O = 7 and 9: rows left over after the groups of 4.
+    for (const [T, C, O] of [[1, 2084, 7], [3, 4100, 9], [2, 2051, 5]] as Array<[number, number, number]>) {
+      it(`${type} T=${T} C=${C} O=${O}: the layout, decode as its float32 twin, prefill as over the row-major matrix`, () => {
+        const { arena, k } = env;
+        const mark = arena.mark();
+        const rng = random(T * 7 + C + O);
+        const x = randomF32(rng, T * C);
+        const stored = encode(randomF32(rng, O * C, 0.3), type) as Uint16Array;
+        const rowMajor = put(arena, stored);
+        const pw = put(arena, stored);
+        toPanels(arena.u8(pw, stored.byteLength), O, C);
+        expect(new Uint16Array(arena.u8(pw, stored.byteLength).slice().buffer)).toEqual(panelMajor(stored, O, C));
+
+        const px = put(arena, x);
+        const out = arena.alloc(T * O * 4);
+        if (type === "F16") k.matmulF16Panels(out, px, pw, T, C, O);
+        else k.matmulBF16Panels(out, px, pw, T, C, O);
+        const got = getF32(arena, out, T * O);
+        expect(bits(got)).toEqual(bits(twin(x, decoded(stored, type), T, C, O)));
+        const part = arena.alloc(T * O * 4);
+        for (const [a, b] of [[0, 3], [3, 4], [4, O]]) {
+          if (type === "F16") k.matmulF16Panels(part, px, pw, T, C, O, a, b);
+          else k.matmulBF16Panels(part, px, pw, T, C, O, a, b);
+        }
+        expect(bits(getF32(arena, part, T * O))).toEqual(bits(got));
+
+        const s = arena.alloc(prefillScratchBytes(C));
+        const pre = arena.alloc(T * O * 4);
+        const want = arena.alloc(T * O * 4);
+        if (type === "F16") {
+          k.matmulF16PanelsPrefill(pre, px, pw, s, T, C, O);
+          k.matmulF16Prefill(want, px, rowMajor, s, T, C, O);
+        } else {
+          k.matmulBF16PanelsPrefill(pre, px, pw, s, T, C, O);
+          k.matmulBF16Prefill(want, px, rowMajor, s, T, C, O);
+        }
+        expect(bits(getF32(arena, pre, T * O))).toEqual(bits(getF32(arena, want, T * O)));
+        arena.release(mark);
+      });
+    }
+  }
 });

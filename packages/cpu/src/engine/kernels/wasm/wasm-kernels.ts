@@ -38,6 +38,10 @@ export interface KernelExports {
   matmulBF16Prefill: PrefillExport;
   matmulQ8_0Prefill: PrefillExport;
   matmulQ4_0Prefill: PrefillExport;
+  matmulF16Panels: MatmulExport;
+  matmulBF16Panels: MatmulExport;
+  matmulF16PanelsPrefill: PrefillExport;
+  matmulBF16PanelsPrefill: PrefillExport;
   quantizeQ8_0Blocks(dst: number, src: number, type: number, nBlocks: number): void;
   interleaveQ8_0(w: number, tmp: number, O: number, C: number): void;
   interleaveQ4_0(w: number, tmp: number, O: number, C: number): void;
@@ -133,6 +137,32 @@ export class WasmKernels {
   /** Prefill form of matmulBF16 (as matmulF16Prefill, w bfloat16 bits). */
   matmulBF16Prefill(out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
     this.prefill("cpu.kernels.matmulBF16Prefill", this.raw.matmulBF16Prefill, 2 * C, out, x, w, scratch, T, C, O, o0, o1);
+  }
+
+  /**
+   * matmulF16 over a panel-major matrix (relayout.ts's toPanels: panel after panel of PANEL channels, all rows each):
+   * panel after panel over the rows, so x's panel stays in L1 while the weights stream. Per element: the panels'
+   * sums in order (each: four accumulators over steps of 16 channels, (a0 + a1) + (a2 + a3), the fixed-order
+   * horizontal sum), then the C mod 16 tail in order. Any T (token after token) and any row split.
+   * @example kernels.matmulF16Panels(out, x, w, 1, 5632, 2048)
+   */
+  matmulF16Panels(out: number, x: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.matmul("cpu.kernels.matmulF16Panels", this.raw.matmulF16Panels, 2 * C, out, x, w, T, C, O, o0, o1);
+  }
+
+  /** matmulBF16 over a panel-major matrix (as matmulF16Panels). */
+  matmulBF16Panels(out: number, x: number, w: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.matmul("cpu.kernels.matmulBF16Panels", this.raw.matmulBF16Panels, 2 * C, out, x, w, T, C, O, o0, o1);
+  }
+
+  /** matmulF16Prefill over a panel-major matrix: bitwise matmulF16Prefill over the same matrix row-major. */
+  matmulF16PanelsPrefill(out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.prefill("cpu.kernels.matmulF16PanelsPrefill", this.raw.matmulF16PanelsPrefill, 2 * C, out, x, w, scratch, T, C, O, o0, o1);
+  }
+
+  /** matmulBF16Prefill over a panel-major matrix: bitwise matmulBF16Prefill over the same matrix row-major. */
+  matmulBF16PanelsPrefill(out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0 = 0, o1 = O): void {
+    this.prefill("cpu.kernels.matmulBF16PanelsPrefill", this.raw.matmulBF16PanelsPrefill, 2 * C, out, x, w, scratch, T, C, O, o0, o1);
   }
 
   /**
