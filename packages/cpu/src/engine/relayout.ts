@@ -52,11 +52,15 @@ export function relaidOutError(op: string, tensor: string, dtype: string): Infer
 /**
  * Rewrites a row-major (O, C) matrix of 2-byte values (F16/BF16 bits) in place into the panel-major layout: panel
  * after panel, panel k = channels k·PANEL .. min((k + 1)·PANEL, C) of all O rows, row after row. Same size.
+ * `tmp` (at least O·C·2 bytes, reused across matrices) holds the row-major copy; default: a fresh one.
  *
  * @example toPanels(runtime.u8(ptr, O * C * 2), O, C)
  */
-export function toPanels(bytes: Uint8Array, O: number, C: number): void {
-  const rowMajor = bytes.slice(0, O * C * 2); // a transient copy: every panel but the first overwrites rows it reads
+export function toPanels(bytes: Uint8Array, O: number, C: number, tmp?: Uint8Array): void {
+  const n = O * C * 2;
+  // A copy of the rows: every panel but the first overwrites rows it still has to read.
+  const rowMajor = tmp === undefined ? bytes.slice(0, n) : tmp.subarray(0, n);
+  if (tmp !== undefined) rowMajor.set(bytes.subarray(0, n));
   for (let c0 = 0; c0 < C; c0 += PANEL) {
     const width = Math.min(PANEL, C - c0);
     const base = O * c0 * 2;

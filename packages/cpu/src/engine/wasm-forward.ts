@@ -48,6 +48,7 @@ export class WasmForwardKernels implements ForwardKernels {
   private prefillScratch = 0; // threads × prefillScratchStride bytes: one block of widened weight rows per thread
   private prefillScratchStride = 0;
   private readonly panelled = new Set<AnyLinearWeight>(); // F16/BF16 matrices in the panel-major layout
+  private panelTmp: Uint8Array | undefined; // toPanels' copy, reused while `prepare` runs, then dropped
 
   /**
    * @param relayoutFloats whether wide F16/BF16 matrices may be rewritten panel by panel in place (only when nothing
@@ -89,6 +90,7 @@ export class WasmForwardKernels implements ForwardKernels {
         vector(v);
       }
     }
+    this.panelTmp = undefined;
   }
 
   /**
@@ -117,7 +119,8 @@ export class WasmForwardKernels implements ForwardKernels {
       else this.runtime.kernels.interleaveQ4_0(ptr, tmp, m.O, m.C);
       this.runtime.arena.release(mark);
     } else if (wide && !done && !rows && this.relayoutFloats) {
-      toPanels(this.runtime.u8(ptr, bytes.byteLength), m.O, m.C);
+      if (this.panelTmp === undefined || this.panelTmp.byteLength < bytes.byteLength) this.panelTmp = new Uint8Array(bytes.byteLength);
+      toPanels(this.runtime.u8(ptr, bytes.byteLength), m.O, m.C, this.panelTmp);
     }
     const rewritten = isQuantWeight(m) || (wide && (done || (!rows && this.relayoutFloats)));
     if (rewritten) {
