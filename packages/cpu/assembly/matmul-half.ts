@@ -39,10 +39,31 @@ import { f32Rows } from "./matmul-f32";
   return bf16 ? widenHigh16(v) : f16High(widenHigh16(v));
 }
 
+/**
+ * Σ of x·w over channels c0 .. c1 (c1 − c0 a multiple of 16; x and w address channel 0): four accumulators over
+ * steps of 16 channels (channels 16i + 4k .. + 4 into accumulator k), (a0 + a1) + (a2 + a3), the fixed-order
+ * horizontal sum. Four independent add chains keep one row streaming at memory bandwidth.
+ */
 // @ts-ignore: decorator
-@inline function tailHalf(a0: v128, a1: v128, a2: v128, a3: v128, x: usize, w: usize, c0: i32, C: i32, bf16: bool): f32 {
-  let s = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
-  for (let c = c0; c < C; c++) {
+@inline function sum16(x: usize, w: usize, c0: i32, c1: i32, bf16: bool): f32 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let c = c0; c < c1; c += 16) {
+    const xo = x + (<usize>c << 2);
+    const wo = w + (<usize>c << 1);
+    const v = v128.load(wo);
+    const u = v128.load(wo, 16);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(xo), lo(v, bf16)));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(xo, 16), hi(v, bf16)));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(xo, 32), lo(u, bf16)));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(xo, 48), hi(u, bf16)));
+  }
+  return hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+}
+
+/** s plus x·w over channels c0 .. c1 one at a time, in order (x and w address channel 0). */
+// @ts-ignore: decorator
+@inline function addTail(s: f32, x: usize, w: usize, c0: i32, c1: i32, bf16: bool): f32 {
+  for (let c = c0; c < c1; c++) {
     const bits = <u32>load<u16>(w + (<usize>c << 1));
     s += load<f32>(x + (<usize>c << 2)) * (bf16 ? bf16ToF32(bits) : f16ToF32(bits));
   }
@@ -52,18 +73,7 @@ import { f32Rows } from "./matmul-f32";
 /** One output element: weight row w0 (C halves) · token x (C float32), 1 × 1 tile. */
 // @ts-ignore: decorator
 @inline function dot1(x: usize, w0: usize, C: i32, C16: i32, bf16: bool): f32 {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  for (let c = 0; c < C16; c += 16) {
-    const xo = x + (<usize>c << 2);
-    const wo = w0 + (<usize>c << 1);
-    const v = v128.load(wo);
-    const u = v128.load(wo, 16);
-    a0 = f32x4.add(a0, f32x4.mul(v128.load(xo), lo(v, bf16)));
-    a1 = f32x4.add(a1, f32x4.mul(v128.load(xo, 16), hi(v, bf16)));
-    a2 = f32x4.add(a2, f32x4.mul(v128.load(xo, 32), lo(u, bf16)));
-    a3 = f32x4.add(a3, f32x4.mul(v128.load(xo, 48), hi(u, bf16)));
-  }
-  return tailHalf(a0, a1, a2, a3, x, w0, C16, C, bf16);
+  return addTail(sum16(x, w0, 0, C16, bf16), x, w0, C16, C, bf16);
 }
 
 /** Channels 0..3 of a chunk of four 16-bit weights at p as float32 (the prefill tail chunk). */
@@ -409,24 +419,10 @@ export const PANEL: i32 = 2048;
       const e16 = min(c1, C16);
       for (let o = o0; o < o1; o++) {
         const wr = segment(w, O, C, o, c0, true) - (<usize>c0 << 1); // channel c at wr + 2c
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        for (let c = c0; c < e16; c += 16) {
-          const xo = xt + (<usize>c << 2);
-          const wo = wr + (<usize>c << 1);
-          const v = v128.load(wo);
-          const u = v128.load(wo, 16);
-          a0 = f32x4.add(a0, f32x4.mul(v128.load(xo), lo(v, bf16)));
-          a1 = f32x4.add(a1, f32x4.mul(v128.load(xo, 16), hi(v, bf16)));
-          a2 = f32x4.add(a2, f32x4.mul(v128.load(xo, 32), lo(u, bf16)));
-          a3 = f32x4.add(a3, f32x4.mul(v128.load(xo, 48), hi(u, bf16)));
-        }
         const po = ot + (<usize>o << 2);
-        let sum = hsum(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)));
+        let sum = sum16(xt, wr, c0, e16, bf16);
         if (c0 > 0) sum = load<f32>(po) + sum;
-        for (let c = e16; c < c1; c++) {
-          const bits = <u32>load<u16>(wr + (<usize>c << 1));
-          sum += load<f32>(xt + (<usize>c << 2)) * (bf16 ? bf16ToF32(bits) : f16ToF32(bits));
-        }
+        sum = addTail(sum, xt, wr, e16, c1, bf16);
         store<f32>(po, sum);
       }
     }
