@@ -133,38 +133,10 @@ export function attention(
   return cap * <f32>Math.tanh(<f64>(score / cap));
 }
 
-/** o (D) = inv · Σ_{s=lo..p} probs[s] · v[s] (D), with v rows rowKV bytes apart; 32 channels at a time. */
+/** o (D) = inv · Σ_{s=lo..p} probs[s] · v[s] (D), with v rows rowKV bytes apart; 16 channels at a time. */
 // @ts-ignore: decorator
 @inline function weightedSum(o: usize, probs: usize, v: usize, rowKV: usize, lo: i32, p: i32, D: i32, inv: v128): void {
   let d = 0;
-  // 32 channels per pass over the positions (8 accumulators), then 16, 4, 1: each channel sums its positions in
-  // order whichever pass takes it, so the widths change no bits.
-  for (; d + 32 <= D; d += 32) {
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
-    const vd = v + (<usize>d << 2);
-    for (let s = lo; s <= p; s++) {
-      const ps = v128.load32_splat(probs + (<usize>s << 2));
-      const vp = vd + <usize>s * rowKV;
-      a0 = f32x4.add(a0, f32x4.mul(ps, v128.load(vp)));
-      a1 = f32x4.add(a1, f32x4.mul(ps, v128.load(vp, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(ps, v128.load(vp, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(ps, v128.load(vp, 48)));
-      a4 = f32x4.add(a4, f32x4.mul(ps, v128.load(vp, 64)));
-      a5 = f32x4.add(a5, f32x4.mul(ps, v128.load(vp, 80)));
-      a6 = f32x4.add(a6, f32x4.mul(ps, v128.load(vp, 96)));
-      a7 = f32x4.add(a7, f32x4.mul(ps, v128.load(vp, 112)));
-    }
-    const od = o + (<usize>d << 2);
-    v128.store(od, f32x4.mul(a0, inv));
-    v128.store(od, f32x4.mul(a1, inv), 16);
-    v128.store(od, f32x4.mul(a2, inv), 32);
-    v128.store(od, f32x4.mul(a3, inv), 48);
-    v128.store(od, f32x4.mul(a4, inv), 64);
-    v128.store(od, f32x4.mul(a5, inv), 80);
-    v128.store(od, f32x4.mul(a6, inv), 96);
-    v128.store(od, f32x4.mul(a7, inv), 112);
-  }
   for (; d + 16 <= D; d += 16) {
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     const vd = v + (<usize>d << 2);

@@ -264,27 +264,34 @@ export const PANEL: i32 = 2048;
   return w + ((<usize>O * <usize>c0 + <usize>r * <usize>width) << 1);
 }
 
+/**
+ * Widens row r of w (O, C; row-major, or panel-major when `panels`) to float32 at sr: channel c at sr + 4c
+ * (row-major scratch), or, when `grouped`, at sr + 64·⌊c/4⌋ + 4·(c mod 4) (one row of a widenGroups group).
+ */
+// @ts-ignore: decorator
+@inline function widenRow(sr: usize, w: usize, O: i32, C: i32, r: i32, bf16: bool, panels: bool, grouped: bool): void {
+  const shift: usize = grouped ? 4 : 2; // bytes per channel of a chunk of 4 in the scratch: 16 (grouped) or 4
+  for (let c0 = 0; c0 < C; c0 += panels ? PANEL : C) {
+    const c1 = panels ? min(c0 + PANEL, C) : C;
+    const wr = segment(w, O, C, r, c0, panels) - (<usize>c0 << 1); // channel c at wr + 2c
+    const c8 = c0 + ((c1 - c0) & ~7);
+    let c = c0;
+    for (; c < c8; c += 8) {
+      const v = v128.load(wr + (<usize>c << 1));
+      v128.store(sr + (<usize>c << shift), lo(v, bf16));
+      v128.store(sr + (<usize>(c + 4) << shift), hi(v, bf16));
+    }
+    for (; c < c1; c++) {
+      const bits = <u32>load<u16>(wr + (<usize>c << 1));
+      store<f32>(sr + (<usize>(c >> 2) << (shift + 2)) + (<usize>(c & 3) << 2), bf16 ? bf16ToF32(bits) : f16ToF32(bits));
+    }
+  }
+}
+
 /** Widens rows r0 .. r0 + n of w (O, C) into the scratch s, row-major (row i at s + i·C·4). */
 // @ts-ignore: decorator
 @inline function widenRows(s: usize, w: usize, O: i32, C: i32, r0: i32, n: i32, bf16: bool, panels: bool): void {
-  for (let r = 0; r < n; r++) {
-    const sr = s + <usize>r * (<usize>C << 2);
-    for (let c0 = 0; c0 < C; c0 += panels ? PANEL : C) {
-      const c1 = panels ? min(c0 + PANEL, C) : C;
-      const wr = segment(w, O, C, r0 + r, c0, panels) - (<usize>c0 << 1); // channel c at wr + 2c
-      const c8 = c0 + ((c1 - c0) & ~7);
-      let c = c0;
-      for (; c < c8; c += 8) {
-        const v = v128.load(wr + (<usize>c << 1));
-        v128.store(sr + (<usize>c << 2), lo(v, bf16));
-        v128.store(sr + (<usize>c << 2), hi(v, bf16), 16);
-      }
-      for (; c < c1; c++) {
-        const bits = <u32>load<u16>(wr + (<usize>c << 1));
-        store<f32>(sr + (<usize>c << 2), bf16 ? bf16ToF32(bits) : f16ToF32(bits));
-      }
-    }
-  }
+  for (let r = 0; r < n; r++) widenRow(s + <usize>r * (<usize>C << 2), w, O, C, r0 + r, bf16, panels, false);
 }
 
 /**
@@ -296,21 +303,7 @@ export const PANEL: i32 = 2048;
 @inline function widenGroups(s: usize, w: usize, O: i32, C: i32, r0: i32, nGroups: i32, bf16: bool, panels: bool): void {
   for (let g = 0; g < nGroups; g++) {
     const sg = s + <usize>g * (<usize>C << 4);
-    for (let r = 0; r < 4; r++) {
-      const sr = sg + (<usize>r << 4);
-      for (let c0 = 0; c0 < C; c0 += panels ? PANEL : C) {
-        const c1 = panels ? min(c0 + PANEL, C) : C;
-        const wr = segment(w, O, C, r0 + 4 * g + r, c0, panels) - (<usize>c0 << 1); // channel c at wr + 2c
-        const c8 = c0 + ((c1 - c0) & ~7);
-        let c = c0;
-        for (; c < c8; c += 8) {
-          const v = v128.load(wr + (<usize>c << 1));
-          v128.store(sr + (<usize>c << 4), lo(v, bf16));
-          v128.store(sr + (<usize>c << 4), hi(v, bf16), 64);
-        }
-        if (c < c1) v128.store(sr + (<usize>c << 4), quad(wr + (<usize>c << 1), bf16));
-      }
-    }
+    for (let r = 0; r < 4; r++) widenRow(sg + (<usize>r << 4), w, O, C, r0 + 4 * g + r, bf16, panels, true);
   }
 }
 

@@ -15,7 +15,7 @@ import { WasmRuntime } from "../../src/engine/wasm-runtime.js";
 import type { CpuTextModel } from "../../src/model/cpu-text-model.js";
 import { TrainableTransformer } from "../../src/training/trainable-transformer.js";
 import { ensureBuilt } from "../kernels-wasm/helpers.js";
-import { maxAbsDiff, thrown } from "./tiny-model.js";
+import { maxAbsDiff, prefillAndSteps, thrown } from "./tiny-model.js";
 
 const root = mkdtempSync(join(tmpdir(), "cpu-panels-"));
 const dir = join(root, "wide");
@@ -33,19 +33,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Logits of a prefill at every position, then of 3 decode steps. */
-function run(engine: Transformer): Float32Array[] {
-  const V = engine.config.vocabSize;
-  const cache = engine.createCache(32);
-  const all = new Float32Array(prompt.length * V);
-  engine.forward(prompt, cache, all, { allPositions: true });
-  const out = [all];
-  for (const t of [5, 9, 13]) {
-    const step = new Float32Array(V);
-    engine.forward([t], cache, step);
-    out.push(step);
-  }
-  return out;
-}
+const run = (engine: Transformer) => prefillAndSteps(engine, engine.createCache(32), prompt, [5, 9, 13]);
 
 async function engineOn(opts: { threads?: number; relayoutFloats?: boolean; kernels?: "wasm" | "reference" }) {
   const runtime = opts.kernels === "reference" ? undefined : WasmRuntime.create({ threads: opts.threads ?? 1 });

@@ -6,6 +6,8 @@
 import { InferenceError } from "@dappcore/inference";
 import { encodeFloats } from "../../src/dtype.js";
 import type { Architecture, DType, ModelConfig, Tensor, WeightStore } from "../../src/model-config.js";
+import type { KVCache } from "../../src/engine/kv-cache.js";
+import type { Transformer } from "../../src/engine/transformer.js";
 
 export class MemoryWeights implements WeightStore {
   private readonly map = new Map<string, Tensor>();
@@ -154,4 +156,18 @@ export function thrown(fn: () => unknown): InferenceError {
     throw e;
   }
   throw new Error("expected an InferenceError, nothing was thrown");
+}
+
+/** Logits of a prefill of `prompt` into `cache` at every position, then of one decode step per id of `steps`. */
+export function prefillAndSteps(engine: Transformer, cache: KVCache, prompt: readonly number[], steps: readonly number[]): Float32Array[] {
+  const V = engine.config.vocabSize;
+  const all = new Float32Array(prompt.length * V);
+  engine.forward(prompt, cache, all, { allPositions: true });
+  const out = [all];
+  for (const t of steps) {
+    const step = new Float32Array(V);
+    engine.forward([t], cache, step);
+    out.push(step);
+  }
+  return out;
 }

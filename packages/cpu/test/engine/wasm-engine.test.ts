@@ -12,7 +12,7 @@ import { WasmRuntime, wasmKernelsSupported } from "../../src/engine/wasm-runtime
 import { loadModelDir } from "../../src/loader/model-dir.js";
 import { engineMemory } from "../../src/engine/memory-plan.js";
 import { ensureBuilt } from "../kernels-wasm/helpers.js";
-import { maxAbsDiff, thrown, tinyModel } from "./tiny-model.js";
+import { maxAbsDiff, prefillAndSteps, thrown, tinyModel } from "./tiny-model.js";
 
 const root = mkdtempSync(join(tmpdir(), "cpu-wasm-engine-"));
 const dir = join(root, "llama");
@@ -30,14 +30,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 function run(engine: Transformer): Float32Array[] {
   const V = engine.config.vocabSize;
   const cache = engine.createCache(32);
-  const all = new Float32Array(prompt.length * V);
-  engine.forward(prompt, cache, all, { allPositions: true });
-  const out = [all];
-  for (const t of [5, 9, 13]) {
-    const step = new Float32Array(V);
-    engine.forward([t], cache, step);
-    out.push(step);
-  }
+  const out = prefillAndSteps(engine, cache, prompt, [5, 9, 13]);
   const other = engine.createCache(32);
   engine.forward([1, 2, 3], other, new Float32Array(V));
   const batch = new Float32Array(2 * V);
