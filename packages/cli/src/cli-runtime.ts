@@ -14,7 +14,7 @@ export interface BackendEntry {
 }
 
 /** The GGUF storage types `inference convert --type` accepts. */
-export const convertTypes = ["f32", "f16", "bf16", "q8_0"] as const;
+export const convertTypes = ["f32", "f16", "bf16", "q8_0", "q4_0"] as const;
 export type ConvertType = (typeof convertTypes)[number];
 
 /** Conversion progress: `done` of `total` units (tensors or bytes, as the converter counts them). */

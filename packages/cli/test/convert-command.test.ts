@@ -45,7 +45,7 @@ describe("inference convert", () => {
   });
 
   const usageCases: [string[], string][] = [
-    [["convert", "--type", "q4_k", "d", "o.gguf"], '--type must be one of f32, f16, bf16, q8_0, got "q4_k"'],
+    [["convert", "--type", "q4_k", "d", "o.gguf"], '--type must be one of f32, f16, bf16, q8_0, q4_0, got "q4_k"'],
     [["convert"], "missing the model directory and the output file, e.g. inference convert DIR OUT.gguf"],
     [["convert", "dir"], "missing the output file, e.g. inference convert DIR OUT.gguf"],
     [["convert", "dir", "out.bin"], 'the output file must end in .gguf, got "out.bin"'],

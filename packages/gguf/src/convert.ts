@@ -2,8 +2,8 @@
  * Converts a Hugging Face checkpoint of a supported architecture (llama, mistral, qwen2, qwen3, gemma3_text) into a
  * GGUF file that llama.cpp loads, the way convert_hf_to_gguf.py does: same metadata keys, tensor names, q/k
  * permutation, norm shift, tokenizer metadata, and the same rule for which tensors stay F32 (1-D tensors, norms,
- * biases) and which are stored in the requested type (F32, F16, BF16, or Q8_0 with F16 for rows that are not a whole
- * number of 32-weight blocks). The checkpoint is abstract (`CheckpointSource`), so this package reads no safetensors;
+ * biases) and which are stored in the requested type (F32, F16, BF16, or Q8_0 / Q4_0 with F16 for rows that are not
+ * a whole number of 32-weight blocks; Q4_0 as llama-quantize makes it, but with a Q8_0 output head: outputTensorType). The checkpoint is abstract (`CheckpointSource`), so this package reads no safetensors;
  * tensors are read and written one at a time. Not a loader for inference.
  */
 import { rename, rm } from "node:fs/promises";
@@ -23,7 +23,7 @@ import { tokenizerMetadata } from "./convert-tokenizer.js";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./float16.js";
 import { GGML_QUANT_VERSION, LlamaFileType, type GGMLTypeName } from "./gguf-types.js";
 import { GGUFWriter, type GGUFTensorPlan } from "./gguf-writer.js";
-import { quantizeQ8_0 } from "./quants.js";
+import { quantizeQ4_0, quantizeQ8_0 } from "./quants.js";
 
 const OP = "gguf.convert";
 
@@ -54,7 +54,7 @@ export interface CheckpointSource {
 }
 
 /** Weight types the converter writes. */
-export type ConvertType = "f32" | "f16" | "bf16" | "q8_0";
+export type ConvertType = "f32" | "f16" | "bf16" | "q8_0" | "q4_0";
 
 export interface ConvertProgress {
   /** GGUF name of the tensor just written. */
@@ -88,14 +88,21 @@ const fileTypes: Record<ConvertType, number> = {
   f16: LlamaFileType.MOSTLY_F16,
   bf16: LlamaFileType.MOSTLY_BF16,
   q8_0: LlamaFileType.MOSTLY_Q8_0,
+  q4_0: LlamaFileType.MOSTLY_Q4_0,
 };
 
-const weightTypes: Record<ConvertType, GGMLTypeName> = { f32: "F32", f16: "F16", bf16: "BF16", q8_0: "Q8_0" };
+const weightTypes: Record<ConvertType, GGMLTypeName> = { f32: "F32", f16: "F16", bf16: "BF16", q8_0: "Q8_0", q4_0: "Q4_0" };
 
-/** The stored type of a tensor, by convert_hf_to_gguf.py's rules. */
-export function outputTensorType(ggufName: string, shape: readonly number[], type: ConvertType): GGMLTypeName {
+/**
+ * The stored type of a tensor, by convert_hf_to_gguf.py's rules, and for q4_0 by llama-quantize's: 1-D tensors and
+ * norms F32; under q8_0/q4_0 a matrix whose rows are not whole 32-weight blocks F16; under q4_0 the output head
+ * (`output.weight`, or `token_embd.weight` when the embeddings are tied: `outputHead`) Q8_0 where llama-quantize
+ * writes Q6_K, a type the cpu backend does not run (its load-time q4_0 makes the same choice, so the two agree).
+ */
+export function outputTensorType(ggufName: string, shape: readonly number[], type: ConvertType, outputHead = false): GGMLTypeName {
   if (shape.length <= 1 || ggufName.endsWith("_norm.weight") || !ggufName.endsWith(".weight")) return "F32";
-  if (type === "q8_0" && shape[shape.length - 1] % 32 !== 0) return "F16";
+  if ((type === "q8_0" || type === "q4_0") && shape[shape.length - 1] % 32 !== 0) return "F16";
+  if (type === "q4_0" && outputHead) return "Q8_0";
   return weightTypes[type];
 }
 
@@ -123,7 +130,7 @@ export async function convertToGGUF(source: CheckpointSource, outPath: string, o
     throw new InferenceError({
       code: "invalid_argument",
       op: OP,
-      message: `type must be one of f32, f16, bf16, q8_0, got "${String(type)}"`,
+      message: `type must be one of f32, f16, bf16, q8_0, q4_0, got "${String(type)}"`,
     });
   }
   const arch = detectArchitecture(source.config);
@@ -169,7 +176,7 @@ export async function convertToGGUF(source: CheckpointSource, outPath: string, o
       gguf,
       srcDtype: info.dtype,
       shape: [...info.shape],
-      type: outputTensorType(gguf, info.shape, type),
+      type: outputTensorType(gguf, info.shape, type, gguf === "output.weight" || (h.tieWordEmbeddings && gguf === "token_embd.weight")),
       permuteHeads: permuteHeads(srcName, h),
       shift: normShift(srcName, h),
     });
@@ -248,6 +255,11 @@ async function convertTensor(source: CheckpointSource, p: PlannedTensor): Promis
     case "Q8_0": {
       const out = new Uint8Array((count / 32) * 34);
       quantizeQ8_0(out, values);
+      return out;
+    }
+    case "Q4_0": {
+      const out = new Uint8Array((count / 32) * 18);
+      quantizeQ4_0(out, values);
       return out;
     }
     default:

@@ -11,6 +11,7 @@ import { convertToGGUF, type CheckpointSource, type SourceTensor } from "../src/
 import { readGGUF, readGGUFTensorData } from "../src/gguf-reader.js";
 import { tokenizerMetadata } from "../src/convert-tokenizer.js";
 import { f32ToF16 } from "../src/float16.js";
+import { quantizeQ4_0 } from "../src/quants.js";
 import type { GGUFMetadataValue } from "../src/gguf-types.js";
 
 let dir: string;
@@ -37,8 +38,7 @@ interface Tiny {
 }
 
 /** A tiny checkpoint whose tensor values encode (row, column) so that reordering is visible. */
-function tiny(arch: "llama" | "gemma3_text" | "qwen2", dtype: SourceTensor["dtype"] = "F32"): Tiny {
-  const hidden = 8;
+function tiny(arch: "llama" | "gemma3_text" | "qwen2", dtype: SourceTensor["dtype"] = "F32", hidden = 8): Tiny {
   const heads = 2;
   const kv = 1;
   const headDim = 4;
@@ -194,6 +194,35 @@ describe("convertToGGUF for llama", () => {
     expect(type("output_norm.weight")).toBe("F32");
   });
 
+  it("stores Q4_0 like Q8_0 but with a Q8_0 output head: output.weight, or token_embd.weight when tied", async () => {
+    const type = async (path: string) => {
+      const g = await readGGUF(path);
+      return (n: string) => g.tensors.find((t) => t.name === n)?.type;
+    };
+    const untied = join(dir, "q4.gguf");
+    await convertToGGUF(source(tiny("llama", "F32", 32)), untied, { type: "q4_0" });
+    expect(meta(await readGGUF(untied), "general.file_type")).toBe(2);
+    let t = await type(untied);
+    expect(t("output.weight")).toBe("Q8_0");
+    expect(t("token_embd.weight")).toBe("Q4_0");
+    expect(t("blk.0.attn_q.weight")).toBe("Q4_0");
+    expect(t("blk.0.ffn_down.weight")).toBe("Q4_0");
+    expect(t("blk.0.attn_output.weight")).toBe("F16"); // rows of 8
+    expect(t("blk.0.attn_norm.weight")).toBe("F32");
+    const tied = join(dir, "q4-tied.gguf");
+    await convertToGGUF(source(tiny("gemma3_text", "F32", 32)), tied, { type: "q4_0" });
+    t = await type(tied);
+    expect(t("output.weight")).toBeUndefined();
+    expect(t("token_embd.weight")).toBe("Q8_0");
+    expect(t("blk.0.ffn_gate.weight")).toBe("Q4_0");
+    // The blocks are the reference quantiser's bytes.
+    const src = tiny("llama", "F32", 32).tensors.get("model.layers.0.mlp.down_proj.weight")!;
+    const blocks = new Uint8Array((src.data.byteLength / 4 / 32) * 18);
+    quantizeQ4_0(blocks, new Float32Array(src.data.buffer, src.data.byteOffset, src.data.byteLength / 4));
+    const info = (await readGGUF(untied)).tensors.find((x) => x.name === "blk.0.ffn_down.weight")!;
+    expect([...(await readGGUFTensorData(untied, info))]).toEqual([...blocks]);
+  });
+
   it.each([["bf16", "BF16", 32], ["f16", "F16", 1]] as const)("stores 2-D weights as %s", async (type, ggml, fileType) => {
     const out = join(dir, `${type}.gguf`);
     await convertToGGUF(source(tiny("llama", "BF16")), out, { type });
@@ -318,7 +347,7 @@ describe("convertToGGUF errors", () => {
     await expectError(
       convertToGGUF(source(t), join(dir, "x.gguf"), { type: "q4_k" as never }),
       "invalid_argument",
-      'gguf.convert: type must be one of f32, f16, bf16, q8_0, got "q4_k"',
+      'gguf.convert: type must be one of f32, f16, bf16, q8_0, q4_0, got "q4_k"',
     );
     await expectError(
       convertToGGUF(source({ ...t, config: { ...t.config, hidden_size: -1 } }), join(dir, "x.gguf")),

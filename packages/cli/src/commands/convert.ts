@@ -1,5 +1,5 @@
 /**
- * `inference convert DIR OUT.gguf [--type f32|f16|bf16|q8_0]`: writes a Hugging Face model directory as a GGUF file
+ * `inference convert DIR OUT.gguf [--type f32|f16|bf16|q8_0|q4_0]`: writes a Hugging Face model directory as a GGUF file
  * (for llama.cpp tools), with a progress bar on a terminal. This file is not the converter; it parses the command
  * and reports.
  */

@@ -11,6 +11,7 @@ import { convertCheckpointToGGUF } from "../../src/convert-to-gguf.js";
 import { Transformer } from "../../src/engine/transformer.js";
 import type { KernelSet } from "../../src/engine/forward-kernels.js";
 import { loadEngineCheckpoint } from "../../src/engine/arena-checkpoint.js";
+import { loadGGUFCheckpoint } from "../../src/loader/gguf-checkpoint.js";
 import type { Quantization } from "../../src/engine/quantization.js";
 import { WasmRuntime } from "../../src/engine/wasm-runtime.js";
 import { llamaCppGreedy, llamaCppLogProbs } from "../../../../scripts/reference/llama-cpp.js";
@@ -48,16 +49,20 @@ function argmax(row: Float32Array): number {
   return best;
 }
 
-/** Our side of a case: the kernel set (default wasm, weights read into its arena) and a load-time quantisation. */
+/**
+ * Our side of a case: the kernel set (default wasm, weights read into its arena), a load-time quantisation, or
+ * `fromGGUF` to read the very GGUF file llama.cpp runs (in the types it stores) instead of the checkpoint directory.
+ */
 export interface AgreementOptions {
   readonly kernels?: KernelSet;
   readonly quantization?: Quantization;
+  readonly fromGGUF?: boolean;
 }
 
 /** Runs one checkpoint spec through both engines; `type` is the GGUF weight type llama.cpp runs. */
 export async function runAgreement(
   spec: RandomCheckpointSpec,
-  type: "f32" | "f16" | "bf16" | "q8_0",
+  type: "f32" | "f16" | "bf16" | "q8_0" | "q4_0",
   opts: AgreementOptions = {},
 ): Promise<AgreementResult> {
   const dir = await mkdtemp(join(tmpdir(), `agree-${spec.architecture}-`));
@@ -68,7 +73,10 @@ export async function runAgreement(
 
   const kernels = opts.kernels ?? "wasm";
   const runtime = kernels === "wasm" ? WasmRuntime.create() : undefined;
-  const ckpt = await loadEngineCheckpoint(join(dir, "hf"), { runtime, quantization: opts.quantization });
+  const alloc = runtime && ((n: number) => runtime.u8(runtime.alloc(n), n));
+  const ckpt = opts.fromGGUF
+    ? (await loadGGUFCheckpoint(gguf, { alloc })).checkpoint
+    : await loadEngineCheckpoint(join(dir, "hf"), { runtime, quantization: opts.quantization });
   const engine = new Transformer(ckpt.config, ckpt.weights, { kernels, runtime });
   const V = ckpt.config.vocabSize;
   const T = INPUT.length;
