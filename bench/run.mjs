@@ -56,6 +56,10 @@ const oursVariants = {
     { label: "Q8_0", modelPath: paths.checkpoint.bf16, quantization: "q8_0", weightsPath: paths.gguf.q8_0 },
     { label: "Q8_0 (GGUF)", modelPath: paths.gguf.q8_0, weightsPath: paths.gguf.q8_0 },
   ],
+  q4_0: [
+    { label: "Q4_0", modelPath: paths.checkpoint.bf16, quantization: "q4_0", weightsPath: paths.gguf.q4_0 },
+    { label: "Q4_0 (GGUF)", modelPath: paths.gguf.q4_0, weightsPath: paths.gguf.q4_0 },
+  ],
 };
 
 // The fixed cost of each engine: a process that has only imported it (and, for llama.cpp, called getLlama).

@@ -1,6 +1,6 @@
 // Makes the benchmark's model files once and caches them under bench/.cache/<shape>-shape/: a checkpoint of the
 // chosen shape (shapes.mjs; SmolLM2-135M's by default) with deterministic random weights in F32 and BF16 (Hugging
-// Face layout, for our backend) and the GGUF files our converter writes from the same weights (F32, BF16, Q8_0, for
+// Face layout, for our backend) and the GGUF files our converter writes from the same weights (F32, BF16, Q8_0, Q4_0, for
 // llama.cpp). The cache is keyed by the model spec and the code that writes the files, so a changed converter
 // rebuilds them. It does not run either engine.
 import { createHash } from "node:crypto";
@@ -16,8 +16,8 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 export { SMOLLM2_135M_SHAPE } from "./shapes.mjs";
 
 /**
- * The files of one benchmark model set: `checkpoint.f32`/`.bf16` are directories, `gguf.f32`/`.bf16`/`.q8_0` files.
- * Q8_0 is quantised from the BF16 checkpoint, the weights a SmolLM2 download has. Each shape has its own folder,
+ * The files of one benchmark model set: `checkpoint.f32`/`.bf16` are directories, `gguf.f32`/`.bf16`/`.q8_0`/`.q4_0`
+ * files. Q8_0 and Q4_0 are quantised from the BF16 checkpoint, the weights a SmolLM2 download has. Each shape has its own folder,
  * `<shape name>-shape` (the default's is `smollm2-135m-shape`, as before shapes could be chosen).
  */
 export function modelPaths(cacheDir, shape = SHAPE_PRESETS[DEFAULT_SHAPE]) {
@@ -25,7 +25,12 @@ export function modelPaths(cacheDir, shape = SHAPE_PRESETS[DEFAULT_SHAPE]) {
   return {
     root,
     checkpoint: { f32: join(root, "checkpoint-f32"), bf16: join(root, "checkpoint-bf16") },
-    gguf: { f32: join(root, "model-f32.gguf"), bf16: join(root, "model-bf16.gguf"), q8_0: join(root, "model-q8_0.gguf") },
+    gguf: {
+      f32: join(root, "model-f32.gguf"),
+      bf16: join(root, "model-bf16.gguf"),
+      q8_0: join(root, "model-q8_0.gguf"),
+      q4_0: join(root, "model-q4_0.gguf"),
+    },
   };
 }
 
@@ -90,8 +95,8 @@ export async function ensureModels(cacheDir, shape = SHAPE_PRESETS[DEFAULT_SHAPE
     await rename(`${dir}.partial`, dir);
     log(`bench: made the ${shape.name} ${dtype} checkpoint in ${seconds(t)} (${megabytes(dirSize(dir))})`);
   }
-  const sources = { f32: paths.checkpoint.f32, bf16: paths.checkpoint.bf16, q8_0: paths.checkpoint.bf16 };
-  for (const type of ["f32", "bf16", "q8_0"]) {
+  const sources = { f32: paths.checkpoint.f32, bf16: paths.checkpoint.bf16, q8_0: paths.checkpoint.bf16, q4_0: paths.checkpoint.bf16 };
+  for (const type of ["f32", "bf16", "q8_0", "q4_0"]) {
     const out = paths.gguf[type];
     const t = performance.now();
     await convertCheckpointToGGUF(sources[type], `${out}.partial`, { type });

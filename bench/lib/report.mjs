@@ -78,7 +78,7 @@ export function renderMarkdown(report) {
     `Prompt ${settings.promptTokens} tokens, then ${settings.genTokens} generated, greedy. ${mediansOf(settings)} ` +
       `llama.cpp: node-llama-cpp ${report.llamaVersion} (prebuilt CPU binaries) on the GGUF our converter writes ` +
       `from the same weights, batch size >= the prompt, KV cache ${settings.llamaKv.toUpperCase()}, flash attention auto. ` +
-      `Ours: the checkpoint directory (Q8_0: the BF16 checkpoint quantised at load, and the Q8_0 GGUF read directly).`,
+      `Ours: the checkpoint directory (Q8_0, Q4_0: the BF16 checkpoint quantised at load, and the GGUF read directly).`,
   );
   lines.push("");
   lines.push(

@@ -61,7 +61,7 @@ describe("parseArgs", () => {
 
   it.each([
     [["--bogus"], "--bogus", 'unknown option "--bogus" (see --help)'],
-    [["--weights", "q4_0"], "--weights", 'unknown weight type "q4_0" (known: f32, bf16, q8_0)'],
+    [["--weights", "q4_k"], "--weights", 'unknown weight type "q4_k" (known: f32, bf16, q8_0, q4_0)'],
     [["--threads", "0"], "--threads", '--threads expects whole numbers from 1 to 256, got "0"'],
     [["--threads", "1,x"], "--threads", '--threads expects whole numbers from 1 to 256, got "x"'],
     [["--runs", "1.5"], "--runs", '--runs expects whole numbers from 1 to 100, got "1.5"'],
