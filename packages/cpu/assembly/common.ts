@@ -110,14 +110,23 @@ export function f32ToF16Bits(value: f32): u32 {
   return f32x4.mul(v128.and(i32x4.shr_s(v, 3), i32x4.splat(0x8fffe000)), f32x4.splat(HALF_MAGIC));
 }
 
+/** 1.5 · 2^23: adding it to a float32 of magnitude below 2^22 rounds it to an integer (ties to even) held in the low
+ * mantissa bits, so that the bits of the sum less the bits of the constant are that integer. */
+// @ts-ignore: decorator
+@inline const ROUND_MAGIC: f32 = 12582912.0;
+
 /**
  * e^x on four lanes (Cephes' expf: range reduction by ln 2 in two parts, degree-6 polynomial, about 1 ulp).
- * x > 88 gives +Infinity, x < −87.3 gives 0 (no subnormal results); −Infinity gives 0.
+ * x > 88 gives +Infinity, x < −87.3 gives 0 (no subnormal results); −Infinity gives 0; NaN gives NaN.
+ * Cheap forms of the same arithmetic: pmin/pmax (one instruction each; NaN stays NaN as x is their first operand)
+ * for the clamp, and the ROUND_MAGIC sum for nearest() and the float-to-int conversion (both one instruction less
+ * fixups for NaN and overflow that cannot occur here); bit for bit the results of min/max, nearest and trunc_sat.
  */
 // @ts-ignore: decorator
 @inline export function expV(x: v128): v128 {
-  const xc = f32x4.max(f32x4.min(x, f32x4.splat(88.0)), f32x4.splat(-88.0));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  const xc = f32x4.pmax(f32x4.pmin(x, f32x4.splat(88.0)), f32x4.splat(-88.0));
+  const m = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(ROUND_MAGIC));
+  const n = f32x4.sub(m, f32x4.splat(ROUND_MAGIC));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -127,7 +136,7 @@ export function f32ToF16Bits(value: f32): u32 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.add(i32x4.sub(m, f32x4.splat(ROUND_MAGIC)), i32x4.splat(127)), 23);
   let y = f32x4.mul(p, pow2);
   y = v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, f32x4.splat(88.0)));
   return v128.bitselect(f32x4.splat(0.0), y, f32x4.lt(x, f32x4.splat(-87.33654)));
