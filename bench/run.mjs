@@ -16,6 +16,7 @@ import { promptText } from "./lib/prompt.mjs";
 import { poolRounds, renderMarkdown, summarize, toJson } from "./lib/report.mjs";
 import { commandLine, log, publishReport, settingsOrExit, timed, withoutRepoRoot } from "./lib/results.mjs";
 import { DEFAULT_SHAPE, kvCacheBytes as kvBytes, parameterCount } from "./lib/shapes.mjs";
+import { measureStreaming } from "./lib/streaming.mjs";
 
 const benchDir = fileURLToPath(new URL("./", import.meta.url));
 
@@ -68,6 +69,19 @@ const baselineOf = async (engine, script) =>
   baselineSummary(await timed(`baseline RSS, ${engine}`, () => runChild(join(benchDir, script), baselineConfig, settings.timeoutSec), rss));
 const baseline = { ours: await baselineOf("ours", "engines/ours.mjs"), llama: await baselineOf("llama.cpp", "engines/llama-cpp.mjs") };
 
+// The machine's memory streaming on 1 and 2 threads, the roof of decode, at the start and at the end of the run.
+const streamingNow = async (when) => {
+  try {
+    const s = await measureStreaming();
+    log(`bench: memory streaming at the ${when}: 1 thread ${s.oneThreadGBs.toFixed(1)} GB/s, 2 threads ${s.twoThreadsGBs.toFixed(1)} GB/s`);
+    return { ok: true, ...s };
+  } catch (e) {
+    log(`bench: memory streaming at the ${when} n/a: ${e instanceof Error ? e.message : String(e)}`);
+    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+  }
+};
+const streaming = { start: await streamingNow("start") };
+
 const jobs = settings.weights.length * settings.threads.length;
 let job = 0;
 const rows = [];
@@ -107,6 +121,7 @@ for (const weights of settings.weights) {
         threads,
         ours: summarize(withoutRepoRoot(oursResult)),
         llama: summarize(withoutRepoRoot(llamaResult)),
+        weightsBytes: weightBytes(variant.weightsPath),
         budgetBytes: weightBytes(variant.weightsPath) + kvCacheBytes,
         llamaBudgetBytes: weightBytes(paths.gguf[weights]) + llamaKvCacheBytes,
         oursRuns: stripTokens(oursResult),
@@ -116,6 +131,7 @@ for (const weights of settings.weights) {
   }
 }
 
+streaming.end = await streamingNow("end");
 machine.loadAverageEnd = describeMachine().loadAverage;
 const report = {
   command: commandLine("run.mjs"),
@@ -124,6 +140,7 @@ const report = {
   llamaVersion: JSON.parse(readFileSync(new URL("../node_modules/node-llama-cpp/package.json", import.meta.url), "utf8")).version,
   model: { name: shape.name, title: shape.title, ...shape.spec, parameters: parameterCount(shape.spec), kvCacheBytes, llamaKvCacheBytes },
   baseline,
+  streaming,
   rows,
   elapsedSec: (performance.now() - started) / 1000,
 };

@@ -111,6 +111,7 @@ export function renderMarkdown(report) {
   }
   const paragraphs = [
     ...speedupLines(rows, settings.threads),
+    ...streamingLines(report.streaming, rows),
     memoryLine(rows),
     ...baselineLines(report.baseline, rows, settings.llamaKv),
     agreementLine(rows),
@@ -150,6 +151,38 @@ export function speedupLines(rows, threads) {
     );
   }
   return out;
+}
+
+/**
+ * The machine's memory streaming (lib/streaming.mjs) at the start and end of the run, the most a second thread can
+ * add to memory-bound decode, and what ours' decode streamed: the row's weight bytes × decode tok/s (each token reads
+ * every weight once; the KV cache is not counted), as a fraction of the streaming of the same thread count. None
+ * when the run measured no streaming (a report of an older run).
+ */
+export function streamingLines(streaming, rows) {
+  if (streaming === undefined) return [];
+  const { start, end } = streaming;
+  const ok = [start, end].filter((s) => s?.ok);
+  if (ok.length === 0) return [`Memory streaming: not measured (${start?.reason ?? end?.reason ?? "no figures"}).`];
+  const both = (f) => [start, end].map((s) => (s?.ok ? f(s) : "-")).join(" / ");
+  const gb = (v) => v.toFixed(1);
+  const mean = (f) => ok.reduce((sum, s) => sum + f(s), 0) / ok.length;
+  const roof = { 1: mean((s) => s.oneThreadGBs), 2: mean((s) => s.twoThreadsGBs) };
+  const parts = rows
+    .filter((r) => r.ours.ok && r.weightsBytes > 0 && roof[r.threads] !== undefined)
+    .map((r) => {
+      const gbs = (r.weightsBytes * r.ours.decode) / 1e9;
+      return `${r.label} ${r.threads}t ${gb(gbs)} GB/s (${(gbs / roof[r.threads]).toFixed(2)} of it)`;
+    });
+  return [
+    `Memory streaming from WebAssembly (128-bit loads over ${ok[0].megabytes.toFixed(0)} MB, medians of ${ok[0].runs}), ` +
+      `at the start / end of this run: 1 thread ${both((s) => gb(s.oneThreadGBs))} GB/s, 2 threads ` +
+      `${both((s) => gb(s.twoThreadsGBs))} GB/s; 2 threads stream ${both((s) => times(s.twoThreadsGBs / s.oneThreadGBs))} ` +
+      "what 1 thread does. Decode reads every weight once per token, so this is its roof, and where decode is " +
+      "memory-bound its 2-thread / 1-thread speed-up cannot exceed that ratio.",
+    `Ours' decode streamed (weights × decode tok/s, KV cache not counted; the fraction is of the mean streaming of ` +
+      `that thread count): ${parts.length ? parts.join(", ") : "-"}.`,
+  ];
 }
 
 /** Ours' peak RSS against the weights' bytes plus an F32 KV cache (the issue's target is <= 1.3x). */

@@ -1,7 +1,7 @@
 // Tests of bench/lib/report.mjs: medians per cell, ratios in the table, n/a cells with shared footnotes, the
 // speed-up, memory (raw and less the baseline RSS), agreement and thread lines, the shape in the title.
 import { describe, expect, it } from "vitest";
-import { baselineLines, memoryRatios, poolRounds, renderMarkdown, speedupLines, summarize, threadWarnings, toJson } from "../lib/report.mjs";
+import { baselineLines, memoryRatios, poolRounds, renderMarkdown, speedupLines, streamingLines, summarize, threadWarnings, toJson } from "../lib/report.mjs";
 import { parameterCount, SHAPE_PRESETS, SMOLLM2_135M_SHAPE } from "../lib/shapes.mjs";
 
 const run = (over = {}) => ({
@@ -185,6 +185,30 @@ describe("speedupLines and threadWarnings", () => {
     const idle = { ok: true, coresDecode: 1.0 };
     expect(threadWarnings([{ label: "F32", threads: 2, ours: busy }, { label: "F32", threads: 1, ours: idle }])).toEqual([]);
     expect(threadWarnings([{ label: "F32", threads: 2, ours: idle }])).toHaveLength(1);
+  });
+});
+
+describe("streamingLines", () => {
+  const s = (one, two) => ({ ok: true, megabytes: 270, runs: 7, oneThreadGBs: one, twoThreadsGBs: two });
+  const row = (label, threads, decode) => ({ label, threads, weightsBytes: 100e6, ours: { ok: true, decode } });
+
+  it("gives the roof at the start and end, its 2t/1t ratio, and each row's decode streaming against its mean", () => {
+    const [roof, rows] = streamingLines({ start: s(20, 30), end: s(22, 33) }, [row("BF16", 1, 180), row("BF16", 2, 252), { label: "F32", threads: 1, weightsBytes: 1, ours: { ok: false, reason: "x" } }]);
+    expect(roof).toContain("at the start / end of this run: 1 thread 20.0 / 22.0 GB/s, 2 threads 30.0 / 33.0 GB/s; 2 threads stream 1.50x / 1.50x what 1 thread does.");
+    expect(roof).toContain("128-bit loads over 270 MB, medians of 7");
+    // 100 MB × 180 tok/s = 18 GB/s against a mean of 21; 100 MB × 252 = 25.2 against 31.5.
+    expect(rows).toBe(
+      "Ours' decode streamed (weights × decode tok/s, KV cache not counted; the fraction is of the mean streaming of that thread count): BF16 1t 18.0 GB/s (0.86 of it), BF16 2t 25.2 GB/s (0.80 of it).",
+    );
+  });
+
+  it("uses what was measured, says when nothing was, and is silent for reports without streaming", () => {
+    const [roof] = streamingLines({ start: { ok: false, reason: "no compiler" }, end: s(20, 30) }, [row("BF16", 1, 200)]);
+    expect(roof).toContain("1 thread - / 20.0 GB/s");
+    expect(streamingLines({ start: { ok: false, reason: "no compiler" }, end: { ok: false, reason: "no compiler" } }, [])).toEqual([
+      "Memory streaming: not measured (no compiler).",
+    ]);
+    expect(streamingLines(undefined, [])).toEqual([]);
   });
 });
 
