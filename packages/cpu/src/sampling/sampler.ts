@@ -151,15 +151,25 @@ export function createSampler(vocabSize: number): Sampler {
    * holding it (left in greedyId for argmax) and the same checks, in the same order, as prepare's copy and scan.
    */
   function scanGreedy(logits: Float32Array): number {
-    let max = Number.NEGATIVE_INFINITY;
-    let at = -1;
-    for (let i = 0; i < V; i++) {
-      const l = logits[i];
-      if (l > max) {
-        max = l;
-        at = i;
-      } else if (l !== l) throw invalid(`logits[${i}] is NaN`, { index: i });
+    // Four running maxima (Math.max keeps a NaN), then the first id holding the maximum: about twice as fast as one
+    // compare-and-branch pass. A NaN anywhere takes the exact pass below, which names the first one.
+    let m0 = Number.NEGATIVE_INFINITY;
+    let m1 = m0;
+    let m2 = m0;
+    let m3 = m0;
+    let i = 0;
+    for (; i + 4 <= V; i += 4) {
+      m0 = Math.max(m0, logits[i]);
+      m1 = Math.max(m1, logits[i + 1]);
+      m2 = Math.max(m2, logits[i + 2]);
+      m3 = Math.max(m3, logits[i + 3]);
     }
+    for (; i < V; i++) m0 = Math.max(m0, logits[i]);
+    const max = Math.max(m0, m1, m2, m3);
+    if (max !== max) {
+      for (let j = 0; j < V; j++) if (logits[j] !== logits[j]) throw invalid(`logits[${j}] is NaN`, { index: j });
+    }
+    const at = logits.indexOf(max);
     if (max === Number.POSITIVE_INFINITY) throw invalid(`logits[${at}] is +Infinity`, { index: at });
     if (max === Number.NEGATIVE_INFINITY) throw invalid("every logit is -Infinity: there is no token to pick");
     greedyId = at;

@@ -351,6 +351,11 @@ describe("errors", () => {
       [1, Number.POSITIVE_INFINITY, Number.NaN], // NaN is reported even after +Infinity
       [Number.POSITIVE_INFINITY, 2, Number.POSITIVE_INFINITY],
       [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY],
+      // Longer than the four running maxima: a tie across lanes, the maximum in the tail, NaN in a later lane.
+      [1, 3, 0, 7, 7, 2, 7, -1, 0],
+      [1, 3, 0, 2, 4, 2, 6, -1, 9],
+      [1, 3, 0, 2, 4, Number.POSITIVE_INFINITY, 6, Number.NaN, 9],
+      [-0, 0, -0, 0, 0, -0, -5, -5],
     ];
     for (const row of rows) {
       const x = Float32Array.from(row);
