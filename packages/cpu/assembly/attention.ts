@@ -1,7 +1,8 @@
 /**
  * Causal grouped-query attention over a float32 KV cache, for query heads h0 .. h1 only (threads split by heads):
  * scores q·k·scale (optionally tanh soft-capped), softmax, weighted sum of values. Not responsible for appending
- * to the cache or for rope; the cache layout is (S, G, D) float32, as in the reference kernel.
+ * to the cache or for rope; the cache layout is (G, S, D) float32, as in the reference kernel: each KV head's
+ * positions one after another, so that reading a head's keys or values is one stream through memory.
  *
  * Query t sits at position pos0 + t and sees positions lo .. pos0 + t, lo = 0, or max(0, pos0 + t − W + 1) with a
  * sliding window W > 0. Query head h reads key/value head floor(h / (H / G)).
@@ -9,8 +10,26 @@
 import { expS, expV, hsum } from "./common";
 
 /**
- * out (T, H, D) heads h0 .. h1 = attention of q (T, H, D) over k, v (S, G, D); scores: scratch of at least
- * pos0 + T float32, private to the caller (one per thread).
+ * Query heads that share one pass over their KV head's cache: the heads of a call that read the same KV head are
+ * taken together, up to this many at a time; the pass reads the keys block of 4 positions by block, every head taking
+ * its turn on the block while it is in L1, then the values block of VALUE_BLOCK positions by block, the same way, so
+ * the cache streams from memory once per group of heads instead of once per head. The scores scratch holds one row
+ * per head of a pass.
+ */
+// @ts-ignore: decorator
+@inline export const ATTENTION_ROWS: i32 = 16;
+
+/** Positions per block of the value sums: a block of a KV head's value rows (4 KB at D = 64) stays in L1 while
+ * every channel pass of every head of a pass reads it. */
+// @ts-ignore: decorator
+@inline const VALUE_BLOCK: i32 = 16;
+
+/**
+ * out (T, H, D) heads h0 .. h1 = attention of q (T, H, D) over k, v (G, S, D): S positions per KV head, the cache's
+ * capacity (at least pos0 + T). scores: scratch private to the caller (one per thread) of min(H / G,
+ * ATTENTION_ROWS) rows of (pos0 + T) rounded up to a multiple of 4 float32, then ATTENTION_ROWS float32 more
+ * (attentionScratchBytes). Each head's arithmetic is the same whichever heads share its pass (and so whatever range
+ * of heads a call computes): sharing changes which loads hit a cache, not a single bit.
  */
 export function attention(
   out: usize,
@@ -22,6 +41,7 @@ export function attention(
   H: i32,
   G: i32,
   D: i32,
+  S: i32,
   pos0: i32,
   window: i32,
   scale: f32,
@@ -30,80 +50,108 @@ export function attention(
   h1: i32,
 ): void {
   const group = H / G;
-  const rowKV = <usize>(G * D) << 2;
+  const rowKV = <usize>D << 2; // bytes between a KV head's positions
+  const headKV = <usize>S * rowKV; // bytes between KV heads
   const D4 = D & ~3;
+  const headBytes = <usize>D << 2;
+  const rowStride = <usize>((pos0 + T + 3) & ~3) << 2; // bytes between the scores rows of a pass's heads
+  const invs = scores + <usize>min(group, ATTENTION_ROWS) * rowStride; // each head's 1 / Σ exp
   for (let t = 0; t < T; t++) {
     const p = pos0 + t;
     const lo = window > 0 ? max(0, p - window + 1) : 0;
-    for (let h = h0; h < h1; h++) {
-      const qp = q + (<usize>((t * H + h) * D) << 2);
-      const kvo = <usize>((h / group) * D) << 2;
-      const kh = k + kvo;
-      // Scores and their maximum: four positions at a time, each chunk of q loaded once for the four key rows and
-      // the four dot products reduced across lanes together (sum4). Every position is summed the same way (see
-      // score1), so grouping positions by four does not change its bits.
-      let mxv = f32x4.splat(-Infinity);
+    const qt = q + (<usize>(t * H * D) << 2);
+    let hs = h0;
+    while (hs < h1) {
+      const kvHead = hs / group;
+      const he = min(min(h1, (kvHead + 1) * group), hs + ATTENTION_ROWS); // the heads sharing this pass
+      const kh = k + <usize>kvHead * headKV;
+      // Scores: four positions at a time, each chunk of q loaded once for the four key rows and the four dot
+      // products reduced across lanes together (sum4). Every position is summed the same way (see score1), so
+      // grouping positions by four does not change its bits; the pass's heads take turns on the same four rows.
       let s = lo;
       for (; s + 4 <= p + 1; s += 4) {
         const k0 = kh + <usize>s * rowKV;
         const k1 = k0 + rowKV;
         const k2 = k1 + rowKV;
         const k3 = k2 + rowKV;
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-        for (let d = 0; d < D4; d += 4) {
-          const off = <usize>d << 2;
-          const qv = v128.load(qp + off);
-          a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + off)));
-          a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + off)));
-          a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + off)));
-          a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + off)));
+        for (let h = hs; h < he; h++) {
+          const qp = qt + <usize>h * headBytes;
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+          for (let d = 0; d < D4; d += 4) {
+            const off = <usize>d << 2;
+            const qv = v128.load(qp + off);
+            a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + off)));
+            a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + off)));
+            a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + off)));
+            a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + off)));
+          }
+          let sv = sum4f(a0, a1, a2, a3);
+          for (let d = D4; d < D; d++) {
+            const off = <usize>d << 2;
+            const qd = load<f32>(qp + off);
+            const kv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(k0 + off)), 1, load<f32>(k1 + off)), 2, load<f32>(k2 + off)), 3, load<f32>(k3 + off));
+            sv = f32x4.add(sv, f32x4.mul(f32x4.splat(qd), kv));
+          }
+          sv = f32x4.mul(sv, f32x4.splat(scale));
+          if (softcapValue > 0) {
+            sv = f32x4.replace_lane(sv, 0, softcap(f32x4.extract_lane(sv, 0), softcapValue));
+            sv = f32x4.replace_lane(sv, 1, softcap(f32x4.extract_lane(sv, 1), softcapValue));
+            sv = f32x4.replace_lane(sv, 2, softcap(f32x4.extract_lane(sv, 2), softcapValue));
+            sv = f32x4.replace_lane(sv, 3, softcap(f32x4.extract_lane(sv, 3), softcapValue));
+          }
+          v128.store(scores + <usize>(h - hs) * rowStride + (<usize>s << 2), sv);
         }
-        let sv = sum4f(a0, a1, a2, a3);
-        for (let d = D4; d < D; d++) {
-          const off = <usize>d << 2;
-          const qd = load<f32>(qp + off);
-          const kv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(k0 + off)), 1, load<f32>(k1 + off)), 2, load<f32>(k2 + off)), 3, load<f32>(k3 + off));
-          sv = f32x4.add(sv, f32x4.mul(f32x4.splat(qd), kv));
-        }
-        sv = f32x4.mul(sv, f32x4.splat(scale));
-        if (softcapValue > 0) {
-          sv = f32x4.replace_lane(sv, 0, softcap(f32x4.extract_lane(sv, 0), softcapValue));
-          sv = f32x4.replace_lane(sv, 1, softcap(f32x4.extract_lane(sv, 1), softcapValue));
-          sv = f32x4.replace_lane(sv, 2, softcap(f32x4.extract_lane(sv, 2), softcapValue));
-          sv = f32x4.replace_lane(sv, 3, softcap(f32x4.extract_lane(sv, 3), softcapValue));
-        }
-        v128.store(scores + (<usize>s << 2), sv);
-        mxv = f32x4.max(mxv, sv);
       }
-      mxv = f32x4.max(mxv, v128.shuffle<f32>(mxv, mxv, 2, 3, 0, 1));
-      let mx = max(f32x4.extract_lane(mxv, 0), f32x4.extract_lane(mxv, 1));
       for (; s <= p; s++) {
-        let score = score1(qp, kh + <usize>s * rowKV, D, D4) * scale;
-        if (softcapValue > 0) score = softcap(score, softcapValue);
-        store<f32>(scores + (<usize>s << 2), score);
-        mx = max(mx, score);
+        const kr = kh + <usize>s * rowKV;
+        for (let h = hs; h < he; h++) {
+          let score = score1(qt + <usize>h * headBytes, kr, D, D4) * scale;
+          if (softcapValue > 0) score = softcap(score, softcapValue);
+          store<f32>(scores + <usize>(h - hs) * rowStride + (<usize>s << 2), score);
+        }
       }
-      // exp(score − max) in place, and their sum.
-      const mv = f32x4.splat(mx);
-      let acc = f32x4.splat(0);
-      s = lo;
-      for (; s + 4 <= p + 1; s += 4) {
-        const sp = scores + (<usize>s << 2);
-        const e = expV(f32x4.sub(v128.load(sp), mv));
-        v128.store(sp, e);
-        acc = f32x4.add(acc, e);
+      // Each head's softmax: its maximum, then exp(score − max) in place and their sum.
+      for (let h = hs; h < he; h++) {
+        const row = scores + <usize>(h - hs) * rowStride;
+        const mx = maxScore(row, lo, p);
+        const mv = f32x4.splat(mx);
+        let acc = f32x4.splat(0);
+        s = lo;
+        for (; s + 4 <= p + 1; s += 4) {
+          const sp = row + (<usize>s << 2);
+          const e = expV(f32x4.sub(v128.load(sp), mv));
+          v128.store(sp, e);
+          acc = f32x4.add(acc, e);
+        }
+        let sum = hsum(acc);
+        for (; s <= p; s++) {
+          const sp = row + (<usize>s << 2);
+          const e = expS(load<f32>(sp) - mx);
+          store<f32>(sp, e);
+          sum += e;
+        }
+        store<f32>(invs + (<usize>(h - hs) << 2), <f32>1 / sum);
       }
-      let sum = hsum(acc);
-      for (; s <= p; s++) {
-        const sp = scores + (<usize>s << 2);
-        const e = expS(load<f32>(sp) - mx);
-        store<f32>(sp, e);
-        sum += e;
-      }
-      const inv = f32x4.splat(<f32>1 / sum);
-      weightedSum(out + (<usize>((t * H + h) * D) << 2), scores, v + kvo, rowKV, lo, p, D, inv);
+      weightedSums(out + (<usize>(t * H * D) << 2), scores, rowStride, invs, v + <usize>kvHead * headKV, rowKV, lo, p, D, hs, he);
+      hs = he;
     }
   }
+}
+
+/**
+ * The largest of the scores lo .. p of a row, the way the scores loop takes it as they are made: a lane-wise maximum
+ * over the blocks of four positions from lo, reduced, then the positions after the last whole block (exact: the
+ * same value in any order).
+ */
+// @ts-ignore: decorator
+@inline function maxScore(row: usize, lo: i32, p: i32): f32 {
+  let mxv = f32x4.splat(-Infinity);
+  let s = lo;
+  for (; s + 4 <= p + 1; s += 4) mxv = f32x4.max(mxv, v128.load(row + (<usize>s << 2)));
+  mxv = f32x4.max(mxv, v128.shuffle<f32>(mxv, mxv, 2, 3, 0, 1));
+  let mx = max(f32x4.extract_lane(mxv, 0), f32x4.extract_lane(mxv, 1));
+  for (; s <= p; s++) mx = max(mx, load<f32>(row + (<usize>s << 2)));
+  return mx;
 }
 
 /**
@@ -133,40 +181,80 @@ export function attention(
   return cap * <f32>Math.tanh(<f64>(score / cap));
 }
 
-/** o (D) = inv · Σ_{s=lo..p} probs[s] · v[s] (D), with v rows rowKV bytes apart; 16 channels at a time. */
+/**
+ * For each head h of hs .. he (all reading the KV head whose values start at v): o_h (D) = inv_h · Σ_{s=lo..p}
+ * probs_h[s] · v[s] (D), where o_h is head h of the token's output row ot, probs_h the scores row of h (rowStride
+ * bytes after the previous head's), inv_h at invs, v rows rowKV bytes apart. Blocks of VALUE_BLOCK positions in order; within a block 16 channels at a time, the heads
+ * taking turns, each channel's partial sum carried from block to block in o_h (stored and loaded exactly), then
+ * scaled by inv_h at the end. Each channel of each head is one running float32 sum over s in order, however
+ * positions, channels and heads are grouped.
+ */
 // @ts-ignore: decorator
-@inline function weightedSum(o: usize, probs: usize, v: usize, rowKV: usize, lo: i32, p: i32, D: i32, inv: v128): void {
-  let d = 0;
-  for (; d + 16 <= D; d += 16) {
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    const vd = v + (<usize>d << 2);
-    for (let s = lo; s <= p; s++) {
-      const ps = v128.load32_splat(probs + (<usize>s << 2));
-      const vp = vd + <usize>s * rowKV;
-      a0 = f32x4.add(a0, f32x4.mul(ps, v128.load(vp)));
-      a1 = f32x4.add(a1, f32x4.mul(ps, v128.load(vp, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(ps, v128.load(vp, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(ps, v128.load(vp, 48)));
+@inline function weightedSums(
+  ot: usize, probs: usize, rowStride: usize, invs: usize, v: usize, rowKV: usize, lo: i32, p: i32, D: i32, hs: i32, he: i32,
+): void {
+  const headBytes = <usize>D << 2;
+  for (let b0 = lo; b0 <= p; b0 += VALUE_BLOCK) {
+    const b1 = min(p + 1, b0 + VALUE_BLOCK);
+    const first = b0 == lo;
+    let d = 0;
+    for (; d + 16 <= D; d += 16) {
+      for (let h = hs; h < he; h++) {
+        const vd = v + (<usize>d << 2);
+        const pr = probs + <usize>(h - hs) * rowStride;
+        const od = ot + <usize>h * headBytes + (<usize>d << 2);
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        if (!first) {
+          a0 = v128.load(od);
+          a1 = v128.load(od, 16);
+          a2 = v128.load(od, 32);
+          a3 = v128.load(od, 48);
+        }
+        for (let s = b0; s < b1; s++) {
+          const ps = v128.load32_splat(pr + (<usize>s << 2));
+          const vp = vd + <usize>s * rowKV;
+          a0 = f32x4.add(a0, f32x4.mul(ps, v128.load(vp)));
+          a1 = f32x4.add(a1, f32x4.mul(ps, v128.load(vp, 16)));
+          a2 = f32x4.add(a2, f32x4.mul(ps, v128.load(vp, 32)));
+          a3 = f32x4.add(a3, f32x4.mul(ps, v128.load(vp, 48)));
+        }
+        v128.store(od, a0);
+        v128.store(od, a1, 16);
+        v128.store(od, a2, 32);
+        v128.store(od, a3, 48);
+      }
     }
-    const od = o + (<usize>d << 2);
-    v128.store(od, f32x4.mul(a0, inv));
-    v128.store(od, f32x4.mul(a1, inv), 16);
-    v128.store(od, f32x4.mul(a2, inv), 32);
-    v128.store(od, f32x4.mul(a3, inv), 48);
-  }
-  for (; d + 4 <= D; d += 4) {
-    let a0 = f32x4.splat(0);
-    const vd = v + (<usize>d << 2);
-    for (let s = lo; s <= p; s++) {
-      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(probs + (<usize>s << 2)), v128.load(vd + <usize>s * rowKV)));
+    for (; d + 4 <= D; d += 4) {
+      for (let h = hs; h < he; h++) {
+        const vd = v + (<usize>d << 2);
+        const pr = probs + <usize>(h - hs) * rowStride;
+        const od = ot + <usize>h * headBytes + (<usize>d << 2);
+        let a0 = first ? f32x4.splat(0) : v128.load(od);
+        for (let s = b0; s < b1; s++) {
+          a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(pr + (<usize>s << 2)), v128.load(vd + <usize>s * rowKV)));
+        }
+        v128.store(od, a0);
+      }
     }
-    v128.store(o + (<usize>d << 2), f32x4.mul(a0, inv));
+    for (; d < D; d++) {
+      for (let h = hs; h < he; h++) {
+        const vd = v + (<usize>d << 2);
+        const pr = probs + <usize>(h - hs) * rowStride;
+        const od = ot + <usize>h * headBytes + (<usize>d << 2);
+        let a: f32 = first ? 0 : load<f32>(od);
+        for (let s = b0; s < b1; s++) a += load<f32>(pr + (<usize>s << 2)) * load<f32>(vd + <usize>s * rowKV);
+        store<f32>(od, a);
+      }
+    }
   }
-  const invS = f32x4.extract_lane(inv, 0);
-  for (; d < D; d++) {
-    let a: f32 = 0;
-    const vd = v + (<usize>d << 2);
-    for (let s = lo; s <= p; s++) a += load<f32>(probs + (<usize>s << 2)) * load<f32>(vd + <usize>s * rowKV);
-    store<f32>(o + (<usize>d << 2), a * invS);
+  // The sums times each head's 1 / Σ exp: lane-wise products, as a product of the whole sum.
+  for (let h = hs; h < he; h++) {
+    const inv = v128.load32_splat(invs + (<usize>(h - hs) << 2));
+    const oh = ot + <usize>h * headBytes;
+    let d = 0;
+    for (; d + 4 <= D; d += 4) v128.store(oh + (<usize>d << 2), f32x4.mul(v128.load(oh + (<usize>d << 2)), inv));
+    const invS = f32x4.extract_lane(inv, 0);
+    for (; d < D; d++) store<f32>(oh + (<usize>d << 2), load<f32>(oh + (<usize>d << 2)) * invS);
   }
 }
+

@@ -59,12 +59,13 @@ export interface ForwardKernels {
   /** Rotates x (T, NH, D) in place at positions (T). */
   rope(x: F32Buf, tables: RopeTables, positions: I32Buf, T: number, NH: number, D: number): void;
   /**
-   * out (T, H, D) = causal attention of q (T, H, D) at positions pos0 .. pos0+T−1 over k, v (S, G, D).
-   * scores: scratch of (H, P) floats, P ≥ pos0 + T.
+   * out (T, H, D) = causal attention of q (T, H, D) at positions pos0 .. pos0+T−1 over k, v (G, S, D), S ≥ pos0 + T
+   * positions per KV head (the cache's capacity). scores: scratch of `threads` × attentionScratchBytes(H, G, P)
+   * bytes, P ≥ pos0 + T (the reference kernels use P floats of it).
    */
   attention(
     out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
-    T: number, H: number, G: number, D: number, pos0: number, window: number, scale: number, softcap: number,
+    T: number, H: number, G: number, D: number, S: number, pos0: number, window: number, scale: number, softcap: number,
   ): void;
   /** out (N) = a + b. */
   add(out: F32Buf, a: F32Buf, b: F32Buf, N: number): void;

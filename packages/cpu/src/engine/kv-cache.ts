@@ -1,13 +1,16 @@
 /**
  * The key/value cache of one sequence: for every layer, the rotated keys and the values of each position seen so
  * far, in one float32 block allocated when the cache is made (nothing grows while decoding): a plain Float32Array
- * on the reference path, a region of the WebAssembly arena on the fast one. It holds state only; the Transformer
- * writes it and reads it. Make caches with `Transformer.createCache`, one per sequence.
+ * on the reference path, a region of the WebAssembly arena on the fast one. Each layer's keys (and values) are laid
+ * out (G, S, D): KV head by KV head, each head's S positions one after another, so that attention reads a head's
+ * keys as one stream through memory (the hardware prefetches it; position by position, (S, G, D), long caches ran
+ * at a fifth of the memory's bandwidth). It holds state and stores rows; the Transformer writes it and the attention
+ * kernels read it. Make caches with `Transformer.createCache`, one per sequence.
  */
 import { InferenceError } from "@dappcore/inference";
 import { rowsOf, type F32Buf } from "./forward-kernels.js";
 
-/** Bytes of a cache of `capacity` positions: layers · 2 · capacity · rowFloats float32. */
+/** Bytes of a cache of `capacity` positions: layers · 2 · capacity · rowFloats (G · D) float32. */
 export function kvCacheBytes(layers: number, capacity: number, rowFloats: number): number {
   return layers * 2 * capacity * rowFloats * 4;
 }
@@ -15,27 +18,31 @@ export function kvCacheBytes(layers: number, capacity: number, rowFloats: number
 export class KVCache {
   /** Positions the cache can hold: the context length of its sequence. */
   readonly capacity: number;
-  /** Per layer, keys (S, G, D) with S = capacity; rows 0 .. length−1 are valid. */
+  /** KV heads (G) and floats per head (D) of a position. */
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Per layer, keys (G, S, D) with S = capacity; positions 0 .. length−1 of each head are valid. */
   readonly keys: readonly Float32Array[];
-  /** Per layer, values (S, G, D). */
+  /** Per layer, values (G, S, D). */
   readonly values: readonly Float32Array[];
   /** The engine that made this cache; another engine refuses it. */
   readonly owner: object;
-  /** The whole block (layers, 2, S, G, D) with its arena offset (−1 off the arena). */
+  /** The whole block (layers, 2, G, S, D) with its arena offset (−1 off the arena). */
   readonly storage: F32Buf;
-  /** Per layer, keys (S, G, D) as kernel buffers. */
+  /** Per layer, keys (G, S, D) as kernel buffers. */
   readonly keyBufs: readonly F32Buf[];
-  /** Per layer, values (S, G, D) as kernel buffers. */
+  /** Per layer, values (G, S, D) as kernel buffers. */
   readonly valueBufs: readonly F32Buf[];
   private filled = 0;
 
   /**
    * @param layers number of layers.
    * @param capacity positions held (S).
-   * @param rowFloats floats per position per layer: G · D.
-   * @param alloc gives the block of layers · 2 · S · G · D floats; default a fresh Float32Array.
+   * @param kvHeads KV heads per position (G).
+   * @param headDim floats per head (D).
+   * @param alloc gives the block of layers · 2 · G · S · D floats; default a fresh Float32Array.
    */
-  constructor(owner: object, layers: number, capacity: number, rowFloats: number, alloc?: (floats: number) => F32Buf) {
+  constructor(owner: object, layers: number, capacity: number, kvHeads: number, headDim: number, alloc?: (floats: number) => F32Buf) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new InferenceError({
         code: "invalid_argument",
@@ -46,8 +53,10 @@ export class KVCache {
     }
     this.owner = owner;
     this.capacity = capacity;
-    const per = capacity * rowFloats;
-    let block: F32Buf; // (layers, 2, S, G, D)
+    this.kvHeads = kvHeads;
+    this.headDim = headDim;
+    const per = capacity * kvHeads * headDim;
+    let block: F32Buf; // (layers, 2, G, S, D)
     try {
       block = alloc !== undefined ? alloc(layers * 2 * per) : { view: new Float32Array(layers * 2 * per), ptr: -1 };
     } catch (cause) {
@@ -94,6 +103,27 @@ export class KVCache {
       });
     }
     this.filled = n;
+  }
+
+  /**
+   * Stores the keys and values of `rows` consecutive positions from pos on, in layer `layer`: rows row0 .. row0 +
+   * rows − 1 of k and v, each (·, G, D) as the projections make them. For the engine; `advance` marks them held.
+   */
+  store(layer: number, k: Float32Array, v: Float32Array, row0: number, rows: number, pos: number): void {
+    const G = this.kvHeads;
+    const D = this.headDim;
+    const keys = this.keys[layer];
+    const values = this.values[layer];
+    for (let g = 0; g < G; g++) {
+      let dst = (g * this.capacity + pos) * D;
+      for (let r = row0; r < row0 + rows; r++, dst += D) {
+        const src = (r * G + g) * D;
+        for (let d = 0; d < D; d++) {
+          keys[dst + d] = k[src + d];
+          values[dst + d] = v[src + d];
+        }
+      }
+    }
   }
 
   /** Marks `n` more positions as written. For the engine, after it has stored their keys and values. */

@@ -6,7 +6,7 @@
 import { InferenceError } from "@dappcore/inference";
 import type { ModelConfig } from "../model-config.js";
 import { kvCacheBytes } from "./kv-cache.js";
-import { prefillScratchBytes, q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
+import { attentionScratchBytes, prefillScratchBytes, q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
 
 /** The arena bytes of an engine, by kind. */
 export interface EngineMemory {
@@ -32,7 +32,7 @@ export interface EngineMemoryOptions {
   readonly caches: number;
   /** The engine's maxBatchTokens. Default 128. Example: `{ maxBatchTokens: 256 }`. */
   readonly maxBatchTokens?: number;
-  /** Threads (one attention-scores row each). Default 1. Example: `{ threads: 2 }`. */
+  /** Threads (one attention scratch each). Default 1. Example: `{ threads: 2 }`. */
   readonly threads?: number;
 }
 
@@ -45,7 +45,7 @@ export function engineMemory(config: ModelConfig, o: EngineMemoryOptions): Engin
   const activations = R * (3 * C + 2 * H * D + 2 * G * D + 2 * F) * 4 + Math.min(R, 16) * V * 4 + R * 8;
   const quant = q8ActivationBytes(R, Math.ceil(Math.max(C, H * D, F) / 32) * 32);
   const rope = (config.architecture === "gemma3_text" ? 2 : 1) * 2 * P * (D / 2) * 4;
-  const scores = threads * P * 4;
+  const scores = threads * attentionScratchBytes(H, G, P);
   const prefill = threads * prefillScratchBytes(Math.max(C, H * D, F)); // per-thread widened weight rows
   const vectors = (L * (4 * C + 2 * D) + C) * 4;
   const scratch = activations + quant + rope + scores + prefill + vectors + 64 * 64;

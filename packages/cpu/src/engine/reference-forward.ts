@@ -52,9 +52,9 @@ export class ReferenceForwardKernels implements ForwardKernels {
 
   attention(
     out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
-    T: number, H: number, G: number, D: number, pos0: number, window: number, scale: number, softcap: number,
+    T: number, H: number, G: number, D: number, S: number, pos0: number, window: number, scale: number, softcap: number,
   ): void {
-    attention(out.view, q.view, k.view, v.view, scores.view, T, H, G, D, pos0, window, scale, softcap);
+    attention(out.view, q.view, k.view, v.view, scores.view, T, H, G, D, S, pos0, window, scale, softcap);
   }
 
   add(out: F32Buf, a: F32Buf, b: F32Buf, N: number): void {

@@ -11,6 +11,7 @@ import type { ModelConfig, WeightStore } from "../model-config.js";
 import { checkConfig, checkLogits, checkToken, trapsAsErrors } from "./forward-checks.js";
 import { rowsOf, type F32Buf, type ForwardKernels, type I32Buf, type KernelSet, type RopeTables } from "./forward-kernels.js";
 import { ropeTable, softcap } from "./kernels/reference/index.js";
+import { attentionScratchBytes } from "./kernels/wasm/quant-layout.js";
 import { KVCache } from "./kv-cache.js";
 import { bindEngineWeights, type ModelWeights } from "./model-weights.js";
 import type { AnyLinearWeight } from "./linear.js";
@@ -186,7 +187,7 @@ export class Transformer {
   createCache(contextLen: number): KVCache {
     const { numLayers, numKVHeads, headDim } = this.config;
     const blocks = this.blocks;
-    const cache = new KVCache(this, numLayers, contextLen, numKVHeads * headDim, blocks && ((n) => blocks.take(n)));
+    const cache = new KVCache(this, numLayers, contextLen, numKVHeads, headDim, blocks && ((n) => blocks.take(n)));
     if (contextLen > this.ropePositions) this.growTables(contextLen);
     blocks?.track(cache);
     return cache;
@@ -333,7 +334,6 @@ export class Transformer {
     const { hiddenSize: C, intermediateSize: F, numHeads: H, numKVHeads: G, headDim: D, rmsNormEps: eps } = cfg;
     const plusOne = cfg.normPlusOne;
     const { k, x, xn, proj, q, kk, v, att, gate, up, positions } = this;
-    const GD = G * D;
     const lora = this.lora;
 
     k.embed(x, this.ids, this.w.embedTokens, cfg.embeddingScale, T);
@@ -361,16 +361,14 @@ export class Transformer {
       k.rope(kk, tables, positions, T, G, D);
       if (cache !== undefined) {
         const pos0 = positions.view[0];
-        cache.keys[l].set(kk.view.subarray(0, T * GD), pos0 * GD);
-        cache.values[l].set(v.view.subarray(0, T * GD), pos0 * GD);
-        k.attention(att, q, cache.keyBufs[l], cache.valueBufs[l], this.scores, T, H, G, D, pos0, window, cfg.attentionScale, cfg.attnLogitSoftcap);
+        cache.store(l, kk.view, v.view, 0, T, pos0);
+        k.attention(att, q, cache.keyBufs[l], cache.valueBufs[l], this.scores, T, H, G, D, cache.capacity, pos0, window, cfg.attentionScale, cfg.attnLogitSoftcap);
       } else if (caches !== undefined) {
         for (let i = 0; i < T; i++) {
           const c = caches[batch0 + i];
           const p = positions.view[i];
-          c.keys[l].set(kk.view.subarray(i * GD, (i + 1) * GD), p * GD);
-          c.values[l].set(v.view.subarray(i * GD, (i + 1) * GD), p * GD);
-          k.attention(this.attRows[i], this.qRows[i], c.keyBufs[l], c.valueBufs[l], this.scores, 1, H, G, D, p, window, cfg.attentionScale, cfg.attnLogitSoftcap);
+          c.store(l, kk.view, v.view, i, 1, p);
+          k.attention(this.attRows[i], this.qRows[i], c.keyBufs[l], c.valueBufs[l], this.scores, 1, H, G, D, c.capacity, p, window, cfg.attentionScale, cfg.attnLogitSoftcap);
         }
       }
       k.linear([proj], att, [lw.oProj], T);
@@ -433,8 +431,9 @@ export class Transformer {
     };
     this.ropeGlobal = table(this.invFreqGlobal);
     this.ropeLocal = this.usesLocalRope ? table(this.invFreqLocal) : this.ropeGlobal;
-    // One row of P scores per thread (the pool hands thread t row t); the reference path uses row 0.
-    this.scores = this.k.f32(this.k.threads * P);
+    // One attention scratch per thread (the pool hands thread t the t-th); the reference path uses P floats of it.
+    const { numHeads: H, numKVHeads: G } = this.config;
+    this.scores = this.k.f32(this.k.threads * (attentionScratchBytes(H, G, P) / 4));
     this.ropePositions = P;
   }
 

@@ -246,14 +246,14 @@ export class WasmForwardKernels implements ForwardKernels {
 
   attention(
     out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
-    T: number, H: number, G: number, D: number, pos0: number, window: number, scale: number, softcap: number,
+    T: number, H: number, G: number, D: number, S: number, pos0: number, window: number, scale: number, softcap: number,
   ): void {
     const perThread = Math.floor(scores.view.length / this.threads) * 4;
     const span = window > 0 ? Math.min(window, pos0 + T) : pos0 + T;
     const work = T * H * span * D * 2;
     this.run(
       "attention",
-      [out.ptr, q.ptr, k.ptr, v.ptr, scores.ptr, T, H, G, D, pos0, window, scale, softcap],
+      [out.ptr, q.ptr, k.ptr, v.ptr, scores.ptr, T, H, G, D, S, pos0, window, scale, softcap],
       H, 1, work, 4, perThread,
     );
   }

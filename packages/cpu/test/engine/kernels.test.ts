@@ -210,7 +210,7 @@ describe("attention", () => {
   const D = 4;
   const S = 10;
 
-  /** Dense formula: full score matrix, -∞ mask, softmax, weighted sum. */
+  /** Dense formula over a (G, S, D) cache: full score matrix, -∞ mask, softmax, weighted sum. */
   function dense(q: Float32Array, k: Float32Array, v: Float32Array, T: number, pos0: number, W: number, sc: number, cap: number) {
     const out = new Float32Array(T * H * D);
     for (let t = 0; t < T; t++)
@@ -221,7 +221,7 @@ describe("attention", () => {
         for (let s = 0; s < S; s++) {
           const visible = s <= p && (W === 0 || p - s < W);
           let dot = 0;
-          for (let d = 0; d < D; d++) dot += q[(t * H + h) * D + d] * k[(s * G + g) * D + d];
+          for (let d = 0; d < D; d++) dot += q[(t * H + h) * D + d] * k[(g * S + s) * D + d];
           let z = dot * sc;
           if (cap > 0) z = cap * Math.tanh(z / cap);
           logits.push(visible ? z : -Infinity);
@@ -231,7 +231,7 @@ describe("attention", () => {
         const sum = e.reduce((a, b) => a + b, 0);
         for (let d = 0; d < D; d++) {
           let acc = 0;
-          for (let s = 0; s < S; s++) acc += (e[s] / sum) * v[(s * G + g) * D + d];
+          for (let s = 0; s < S; s++) acc += (e[s] / sum) * v[(g * S + s) * D + d];
           out[(t * H + h) * D + d] = acc;
         }
       }
@@ -250,7 +250,7 @@ describe("attention", () => {
     it(label, () => {
       const q = randomArray(T * H * D, rng, 2);
       const out = new Float32Array(T * H * D);
-      attention(out, q, k, v, new Float32Array(S), T, H, G, D, pos0, W, 0.7, cap);
+      attention(out, q, k, v, new Float32Array(S), T, H, G, D, S, pos0, W, 0.7, cap);
       expect(maxAbsDiff(out, dense(q, k, v, T, pos0, W, 0.7, cap))).toBeLessThan(1e-5);
     });
   }
@@ -258,9 +258,9 @@ describe("attention", () => {
   it("a window of 1 returns the query position's own value", () => {
     const q = randomArray(H * D, rng);
     const out = new Float32Array(H * D);
-    attention(out, q, k, v, new Float32Array(S), 1, H, G, D, 7, 1, 1, 0);
+    attention(out, q, k, v, new Float32Array(S), 1, H, G, D, S, 7, 1, 1, 0);
     for (let h = 0; h < H; h++)
-      for (let d = 0; d < D; d++) expect(out[h * D + d]).toBeCloseTo(v[(7 * G + Math.floor(h / 2)) * D + d], 6);
+      for (let d = 0; d < D; d++) expect(out[h * D + d]).toBeCloseTo(v[(Math.floor(h / 2) * S + 7) * D + d], 6);
   });
 });
 

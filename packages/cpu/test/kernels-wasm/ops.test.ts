@@ -16,6 +16,7 @@ import {
   softmax,
   swiglu,
 } from "../../src/engine/kernels/reference/index.js";
+import { attentionScratchBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
 import {
   bits,
   dequantize,
@@ -51,34 +52,39 @@ describe("wasm attention", () => {
     { T: 17, H: 2, G: 1, D: 36, pos0: 0, window: 0, softcap: 0 },
     { T: 2, H: 8, G: 2, D: 128, pos0: 31, window: 0, softcap: 50 },
     { T: 5, H: 3, G: 1, D: 7, pos0: 3, window: 2, softcap: 5 },
+    { T: 2, H: 40, G: 2, D: 8, pos0: 9, window: 0, softcap: 0 }, // 20 heads per KV head: two passes of at most 16
   ];
   for (const c of cases) {
     it(`T=${c.T} H=${c.H} G=${c.G} D=${c.D} pos0=${c.pos0} window=${c.window} softcap=${c.softcap} agrees with the reference`, () => {
       const { arena, k } = env;
       const mark = arena.mark();
       const { T, H, G, D, pos0, window, softcap } = c;
-      const S = pos0 + T;
+      const S = pos0 + T + 3; // the cache's capacity: (G, S, D) with positions past pos0 + T unused
       const rng = random(T * 31 + D);
       const q = randomF32(rng, T * H * D, 2);
-      const kc = randomF32(rng, S * G * D, 2);
-      const vc = randomF32(rng, S * G * D);
+      const kc = randomF32(rng, G * S * D, 2);
+      const vc = randomF32(rng, G * S * D);
       const scale = 1 / Math.sqrt(D);
       const want = new Float32Array(T * H * D);
-      attention(want, q, kc, vc, new Float32Array(S), T, H, G, D, pos0, window, scale, softcap);
+      attention(want, q, kc, vc, new Float32Array(S), T, H, G, D, S, pos0, window, scale, softcap);
       const po = arena.alloc(T * H * D * 4);
       const pq = put(arena, q);
       const pk = put(arena, kc);
       const pv = put(arena, vc);
-      const ps = arena.alloc(S * 4);
-      k.attention(po, pq, pk, pv, ps, T, H, G, D, pos0, window, Math.fround(scale), softcap);
+      const ps = arena.alloc(attentionScratchBytes(H, G, pos0 + T));
+      k.attention(po, pq, pk, pv, ps, T, H, G, D, S, pos0, window, Math.fround(scale), softcap);
       const got = getF32(arena, po, T * H * D);
       expect(relErr(got, want, 1e-2)).toBeLessThan(2e-5);
-      // Split by heads: the same bits.
+      // Split by heads (mid-group: heads that shared a pass now take separate ones): the same bits; one head at a
+      // time, too.
       const part = arena.alloc(T * H * D * 4);
       const mid = Math.floor(H / 2);
-      k.attention(part, pq, pk, pv, ps, T, H, G, D, pos0, window, Math.fround(scale), softcap, 0, mid);
-      k.attention(part, pq, pk, pv, ps, T, H, G, D, pos0, window, Math.fround(scale), softcap, mid, H);
+      k.attention(part, pq, pk, pv, ps, T, H, G, D, S, pos0, window, Math.fround(scale), softcap, 0, mid);
+      k.attention(part, pq, pk, pv, ps, T, H, G, D, S, pos0, window, Math.fround(scale), softcap, mid, H);
       expect(bits(getF32(arena, part, T * H * D))).toEqual(bits(got));
+      const single = arena.alloc(T * H * D * 4);
+      for (let h = 0; h < H; h++) k.attention(single, pq, pk, pv, ps, T, H, G, D, S, pos0, window, Math.fround(scale), softcap, h, h + 1);
+      expect(bits(getF32(arena, single, T * H * D))).toEqual(bits(got));
       arena.release(mark);
     });
   }
@@ -91,13 +97,13 @@ describe("wasm attention", () => {
       const S = pos0 + T;
       const rng = random(4242 + window);
       const pq = put(arena, randomF32(rng, T * H * D, 2));
-      const pk = put(arena, randomF32(rng, S * G * D, 2));
-      const pv = put(arena, randomF32(rng, S * G * D));
-      const ps = arena.alloc(S * 4);
+      const pk = put(arena, randomF32(rng, G * S * D, 2));
+      const pv = put(arena, randomF32(rng, G * S * D));
+      const ps = arena.alloc(attentionScratchBytes(H, G, S));
       const all = arena.alloc(T * H * D * 4);
-      k.attention(all, pq, pk, pv, ps, T, H, G, D, pos0, window, 0.25, 0);
+      k.attention(all, pq, pk, pv, ps, T, H, G, D, S, pos0, window, 0.25, 0);
       const one = arena.alloc(H * D * 4);
-      k.attention(one, pq + (T - 1) * H * D * 4, pk, pv, ps, 1, H, G, D, pos0 + T - 1, window, 0.25, 0);
+      k.attention(one, pq + (T - 1) * H * D * 4, pk, pv, ps, 1, H, G, D, S, pos0 + T - 1, window, 0.25, 0);
       expect(bits(getF32(arena, one, H * D))).toEqual(bits(getF32(arena, all + (T - 1) * H * D * 4, H * D)));
       arena.release(mark);
     });
@@ -106,20 +112,22 @@ describe("wasm attention", () => {
   it("rejects bad head counts, ranges, parameters and a cache too small for the positions", () => {
     const { arena, k } = env;
     const p = arena.alloc(1024);
-    let e = thrown(() => k.attention(p, p, p, p, p, 1, 6, 4, 8, 0, 0, 0.3, 0));
+    let e = thrown(() => k.attention(p, p, p, p, p, 1, 6, 4, 8, 1, 0, 0, 0.3, 0));
     expect(e.code).toBe("invalid_argument");
     expect(e.message).toBe("cpu.kernels.attention: H (6) must be a multiple of G (4)");
-    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, -1, 0, 0.3, 0));
+    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, 1, -1, 0, 0.3, 0));
     expect(e.message).toBe("cpu.kernels.attention: pos0 must be a non-negative integer, got -1");
-    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, 0, 0, Number.NaN, 0));
+    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, 1, 0, 0, Number.NaN, 0));
     expect(e.message).toBe("cpu.kernels.attention: scale must be finite, got NaN");
-    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, 0, 0, 0.3, -1));
+    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, 1, 0, 0, 0.3, -1));
     expect(e.message).toBe("cpu.kernels.attention: softcapValue must be 0 or a positive number, got -1");
-    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, 0, 0, 0.3, 0, 1, 5));
+    e = thrown(() => k.attention(p, p, p, p, p, 1, 4, 2, 8, 1, 0, 0, 0.3, 0, 1, 5));
     expect(e.message).toBe("cpu.kernels.attention: head range [1, 5) must lie within [0, 4]");
+    e = thrown(() => k.attention(p, p, p, p, p, 2, 4, 2, 8, 4, 3, 0, 0.3, 0));
+    expect(e.message).toBe("cpu.kernels.attention: S (4) must be an integer of at least pos0 + T (5)");
     const cap = arena.capacity;
     const kAt = cap - 64;
-    e = thrown(() => k.attention(p, p, kAt, p, p, 1, 4, 2, 8, 3, 0, 0.3, 0));
+    e = thrown(() => k.attention(p, p, kAt, p, p, 1, 4, 2, 8, 4, 3, 0, 0.3, 0));
     expect(e.message).toBe(`cpu.kernels.attention: k (256 bytes at offset ${kAt}) lies outside the WebAssembly memory (${cap} bytes)`);
   });
 });

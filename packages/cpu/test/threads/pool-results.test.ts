@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { f32ToBf16 } from "../../src/dtype.js";
 import { compileKernelModuleSync, loadKernelsSync } from "../../src/engine/kernels/wasm/load-kernels.js";
-import { q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
+import { attentionScratchBytes, q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
 import { WasmArena } from "../../src/engine/kernels/wasm/wasm-arena.js";
 import type { WasmKernels } from "../../src/engine/kernels/wasm/wasm-kernels.js";
 import { createKernelPool, type KernelPool } from "../../src/engine/threads/index.js";
@@ -106,18 +106,19 @@ describe("kernel pool results", () => {
       const S = pos0 + T;
       const rng = random(H * 7 + T);
       const q = put(arena, randomF32(rng, T * H * D, 2)); // (T, H, D)
-      const kc = put(arena, randomF32(rng, S * G * D, 2)); // (S, G, D)
-      const vc = put(arena, randomF32(rng, S * G * D)); // (S, G, D)
+      const kc = put(arena, randomF32(rng, G * S * D, 2)); // (G, S, D)
+      const vc = put(arena, randomF32(rng, G * S * D)); // (G, S, D)
       const scale = 1 / Math.sqrt(D); // not a float32: the pool must pass it exactly as a direct call does
       const want = nanBuffer(T * H * D); // (T, H, D)
-      k.attention(want, q, kc, vc, arena.alloc(S * 4), T, H, G, D, pos0, window, scale, softcap);
+      const scratch = attentionScratchBytes(H, G, S);
+      k.attention(want, q, kc, vc, arena.alloc(scratch), T, H, G, D, S, pos0, window, scale, softcap);
       const wantBits = bits(getF32(arena, want, T * H * D));
       for (const threads of THREADS) {
-        const scores = arena.alloc(threads * S * 4); // (threads, S)
+        const scores = arena.alloc(threads * scratch); // one scratch per thread
         const out = nanBuffer(T * H * D);
-        pools.get(threads)!.run("attention", [out, q, kc, vc, scores, T, H, G, D, pos0, window, scale, softcap], H, 1, {
+        pools.get(threads)!.run("attention", [out, q, kc, vc, scores, T, H, G, D, S, pos0, window, scale, softcap], H, 1, {
           arg: 4,
-          stride: S * 4,
+          stride: scratch,
         });
         expect(bits(getF32(arena, out, T * H * D)), `${threads} threads`).toEqual(wantBits);
       }

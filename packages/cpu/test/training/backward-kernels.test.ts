@@ -376,11 +376,18 @@ describe("training forwards match the engine's kernels (float32)", () => {
 
   it("attention over a sequence equals the engine's attention over a cache", () => {
     const T = 7, H = 4, G = 2, D = 4;
-    const q = f32(T * H * D), k = f32(T * G * D), v = f32(T * G * D);
+    const q = f32(T * H * D), k = f32(T * G * D), v = f32(T * G * D); // (T, G, D), as training holds them
+    // The engine's cache holds them (G, S, D).
+    const byHead = (x: Float32Array) => {
+      const y = new Float32Array(x.length);
+      for (let t = 0; t < T; t++) for (let g = 0; g < G; g++) y.set(x.subarray((t * G + g) * D, (t * G + g + 1) * D), (g * T + t) * D);
+      return y;
+    };
+    const kc = byHead(k), vc = byHead(v);
     for (const window of [0, 3]) {
       const a = new Float32Array(T * H * D), b = new Float32Array(T * H * D);
       attentionForward(a, new Float32Array(T * H), q, k, v, new Float64Array(T), 1, T, H, G, D, window, 0.5, 0);
-      engineAttention(b, q, k, v, new Float32Array(T), T, H, G, D, 0, window, 0.5, 0);
+      engineAttention(b, q, kc, vc, new Float32Array(T), T, H, G, D, T, 0, window, 0.5, 0);
       close(a, b, 1e-6);
     }
   });

@@ -1,7 +1,8 @@
 /**
  * Reference causal self-attention with grouped-query heads over a KV cache: for each query token and head, scores
  * against every cached position it may see, optional tanh soft-cap, softmax, weighted sum of values. Knows nothing
- * about how the cache is stored beyond its (S, G, D) layout; appending to the cache is the engine's job.
+ * about how the cache is stored beyond its (G, S, D) layout (each KV head's positions one after another, S of them:
+ * the cache's capacity); appending to the cache is the engine's job.
  */
 
 /**
@@ -11,7 +12,8 @@
  * W > 0, max(0, pos0 + t − W + 1) (HF `kv_idx > q_idx − W`, llama.cpp `p1 − p0 < n_swa`). Query head h reads
  * key/value head floor(h / (H / G)) (HF `repeat_kv`). The cache must already hold positions up to pos0 + T − 1.
  *
- * @param scores scratch (S): at least pos0 + T floats.
+ * @param S positions per KV head in k and v (G, S, D): the cache's capacity, at least pos0 + T.
+ * @param scores scratch: at least pos0 + T floats.
  * @param window sliding window W, 0 for full attention.
  * @param softcapValue cap·tanh(score / cap) before the mask, 0 for none.
  */
@@ -25,22 +27,22 @@ export function attention(
   H: number,
   G: number,
   D: number,
+  S: number,
   pos0: number,
   window: number,
   scale: number,
   softcapValue: number,
 ): void {
   const group = H / G;
-  const rowKV = G * D;
   for (let t = 0; t < T; t++) {
     const p = pos0 + t;
     const lo = window > 0 ? Math.max(0, p - window + 1) : 0;
     for (let h = 0; h < H; h++) {
       const qo = (t * H + h) * D;
-      const kvo = Math.floor(h / group) * D;
+      const kvo = Math.floor(h / group) * S * D; // this KV head's position 0
       let max = -Infinity;
       for (let s = lo; s <= p; s++) {
-        const ko = s * rowKV + kvo;
+        const ko = kvo + s * D;
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[qo + d] * k[ko + d];
         let score = Math.fround(dot * scale);
@@ -57,7 +59,7 @@ export function attention(
       const inv = 1 / sum;
       for (let d = 0; d < D; d++) {
         let acc = 0;
-        for (let s = lo; s <= p; s++) acc += scores[s] * v[s * rowKV + kvo + d];
+        for (let s = lo; s <= p; s++) acc += scores[s] * v[kvo + s * D + d];
         out[qo + d] = acc * inv;
       }
     }

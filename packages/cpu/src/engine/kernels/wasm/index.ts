@@ -14,11 +14,13 @@ export {
 export { WasmKernels } from "./wasm-kernels.js";
 export type { KernelExports } from "./wasm-kernels.js";
 export {
+  ATTENTION_ROWS,
   Q4_0_BLOCK_BYTES,
   Q8_0_BLOCK_BYTES,
   PREFILL_ROWS,
   QUANT_BLOCK,
   QUANT_PREFILL_ROWS,
+  attentionScratchBytes,
   prefillScratchBytes,
   q8ActivationBytes,
   quantPrefillScratchBytes,

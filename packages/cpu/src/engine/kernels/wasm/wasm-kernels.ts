@@ -13,6 +13,7 @@ import { KernelChecks, invalidArgument } from "./kernel-checks.js";
 import {
   Q4_0_BLOCK_BYTES,
   Q8_0_BLOCK_BYTES,
+  attentionScratchBytes,
   interleaveScratchBytes,
   prefillScratchBytes,
   q8ActivationBytes,
@@ -47,7 +48,7 @@ export interface KernelExports {
   interleaveQ4_0(w: number, tmp: number, O: number, C: number): void;
   attention(
     out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
-    pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
+    S: number, pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
   ): void;
   rmsNorm(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
   rmsNormPlusOne(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
@@ -224,13 +225,14 @@ export class WasmKernels {
 
   /**
    * out (T, H, D) heads h0 .. h1 = causal attention of q (T, H, D) at positions pos0 .. pos0 + T − 1 over the
-   * cache k, v (S, G, D) float32, which must hold positions up to pos0 + T − 1. As the reference `attention`:
-   * window W > 0 limits each query to its last W positions; softcapValue > 0 applies cap·tanh(score / cap).
-   * @param scores scratch (pos0 + T) float32, private to this call (one per thread).
+   * cache k, v (G, S, D) float32 (S positions per KV head, at least pos0 + T), which must hold positions up to
+   * pos0 + T − 1. As the reference `attention`: window W > 0 limits each query to its last W positions;
+   * softcapValue > 0 applies cap·tanh(score / cap).
+   * @param scores scratch of attentionScratchBytes(H, G, pos0 + T), private to this call (one per thread).
    */
   attention(
     out: number, q: number, k: number, v: number, scores: number,
-    T: number, H: number, G: number, D: number,
+    T: number, H: number, G: number, D: number, S: number,
     pos0: number, window: number, scale: number, softcapValue: number,
     h0 = 0, h1 = H,
   ): void {
@@ -244,13 +246,15 @@ export class WasmKernels {
       throw invalidArgument(op, `softcapValue must be 0 or a positive number, got ${softcapValue}`, { softcapValue });
     }
     this.check.range(op, "head", h0, h1, H);
-    const S = pos0 + T;
+    if (!Number.isSafeInteger(S) || S < pos0 + T) {
+      throw invalidArgument(op, `S (${S}) must be an integer of at least pos0 + T (${pos0 + T})`, { S, pos0, T });
+    }
     this.check.span(op, "out", out, T * H * D * 4);
     this.check.span(op, "q", q, T * H * D * 4);
-    this.check.span(op, "k", k, S * G * D * 4);
-    this.check.span(op, "v", v, S * G * D * 4);
-    this.check.span(op, "scores", scores, S * 4);
-    this.raw.attention(out, q, k, v, scores, T, H, G, D, pos0, window, scale, softcapValue, h0, h1);
+    this.check.span(op, "k", k, G * S * D * 4);
+    this.check.span(op, "v", v, G * S * D * 4);
+    this.check.span(op, "scores", scores, attentionScratchBytes(H, G, pos0 + T));
+    this.raw.attention(out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1);
   }
 
   /** out (N, C) rows n0 .. n1 = rmsnorm(x (N, C)) · w (C). `out` may be `x`. */
