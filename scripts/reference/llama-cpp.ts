@@ -10,7 +10,9 @@
  * - `maxThreads: 1` (Llama) and `threads: 1` (context): one thread, set explicitly. Results then do not depend on the
  *   machine's core count or on how llama.cpp splits rows between threads.
  * - `experimentalKvCacheKeyType`/`ValueType: "F32"`: the KV cache in F32 (llama.cpp defaults to F16, which rounds keys
- *   and values to 11 bits and would alone exceed a 1e-4 tolerance on log-probs).
+ *   and values to 11 bits and would alone exceed a 1e-4 tolerance on log-probs). `kvType: "F16"` asks for F16, to
+ *   compare with our F16 cache (llama.cpp then also rounds the queries and the attention probabilities to F16 for
+ *   its F16 dot products, which ours keep in float32).
  * - `flashAttention: false`: the plain attention path (softmax in F32 over the whole row) rather than the fused kernel.
  * - `swaFullCache: true`: sliding-window models (gemma3) keep the whole context in cache; masking alone applies the
  *   window, so the result is the same and no cache eviction happens mid-input.
@@ -50,11 +52,15 @@ export async function closeLlamaCpp(): Promise<void> {
   await llama.dispose();
 }
 
+/** llama.cpp's KV cache type: "F32" (the default here) or "F16" (llama.cpp's own default). */
+export type KVType = "F32" | "F16";
+
 async function withSequence<T>(
   ggufPath: string,
   tokens: readonly number[],
   contextSize: number,
   batchSize: number,
+  kvType: KVType,
   fn: (seq: import("node-llama-cpp").LlamaContextSequence, model: LlamaModel) => Promise<T>,
 ): Promise<T> {
   const llama = await llamaInstance();
@@ -70,8 +76,8 @@ async function withSequence<T>(
       threads: 1,
       flashAttention: false,
       swaFullCache: true,
-      experimentalKvCacheKeyType: "F32",
-      experimentalKvCacheValueType: "F32",
+      experimentalKvCacheKeyType: kvType,
+      experimentalKvCacheValueType: kvType,
     });
     try {
       const seq = context.getSequence();
@@ -101,10 +107,10 @@ export async function llamaCppLogProbs(
   ggufPath: string,
   tokens: readonly number[],
   /** `temperedPass: true` computes every entry through the underflow-recovery pass (to test that pass). */
-  opts: { temperedPass?: boolean } = {},
+  opts: { temperedPass?: boolean; kvType?: KVType } = {},
 ): Promise<Float32Array[]> {
   checkTokens(tokens, "llamaCppLogProbs");
-  return withSequence(ggufPath, tokens, tokens.length + 1, tokens.length, async (seq, model) => {
+  return withSequence(ggufPath, tokens, tokens.length + 1, tokens.length, opts.kvType ?? "F32", async (seq, model) => {
     const nVocab = vocabSize(model);
     const exact = await probabilityRows(seq, tokens, nVocab, { temperature: 0 });
     const rows = exact.map((probs) => Float32Array.from(probs, (p) => Math.log(p)));
@@ -168,11 +174,16 @@ function vocabSize(model: LlamaModel): number {
 }
 
 /** llama.cpp's greedy continuation of `tokens`: `n` token ids (it does not stop at end-of-generation tokens). */
-export async function llamaCppGreedy(ggufPath: string, tokens: readonly number[], n: number): Promise<number[]> {
+export async function llamaCppGreedy(
+  ggufPath: string,
+  tokens: readonly number[],
+  n: number,
+  opts: { kvType?: KVType } = {},
+): Promise<number[]> {
   checkTokens(tokens, "llamaCppGreedy");
   if (!Number.isInteger(n) || n < 0) throw new Error(`llamaCppGreedy: n must be a non-negative integer, got ${n}`);
   if (n === 0) return [];
-  return withSequence(ggufPath, tokens, tokens.length + n, tokens.length, async (seq) => {
+  return withSequence(ggufPath, tokens, tokens.length + n, tokens.length, opts.kvType ?? "F32", async (seq) => {
     const greedy = { generateNext: { token: true, options: { temperature: 0 } } };
     const out: number[] = [];
     let input: [Token, typeof greedy][] = tokens.map((t, i) => [t as Token, i === tokens.length - 1 ? greedy : {}] as [Token, typeof greedy]);

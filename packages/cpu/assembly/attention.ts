@@ -1,13 +1,16 @@
 /**
  * Causal grouped-query attention over a float32 KV cache, for query heads h0 .. h1 only (threads split by heads):
  * scores q·k·scale (optionally tanh soft-capped), softmax, weighted sum of values. Not responsible for appending
- * to the cache or for rope; the cache layout is (G, S, D) float32, as in the reference kernel: each KV head's
- * positions one after another, so that reading a head's keys or values is one stream through memory.
+ * to the cache or for rope; the cache layout is (G, S, D), as in the reference kernel: each KV head's positions
+ * one after another, so that reading a head's keys or values is one stream through memory. The cache holds float32
+ * (attention) or IEEE halves (attentionF16: each block of keys or values a pass reads is widened to float32 once, in
+ * the scratch, and every head of the pass then reads it as attention reads a float32 cache: the same bits as attention
+ * over the widened values).
  *
  * Query t sits at position pos0 + t and sees positions lo .. pos0 + t, lo = 0, or max(0, pos0 + t − W + 1) with a
  * sliding window W > 0. Query head h reads key/value head floor(h / (H / G)).
  */
-import { expS, expV, hsum } from "./common";
+import { expS, expV, f16High, f16ToF32, hsum, widenHigh16, widenLow16 } from "./common";
 
 /**
  * Query heads that share one pass over their KV head's cache: the heads of a call that read the same KV head are
@@ -25,13 +28,45 @@ import { expS, expV, hsum } from "./common";
 @inline const VALUE_BLOCK: i32 = 16;
 
 /**
- * out (T, H, D) heads h0 .. h1 = attention of q (T, H, D) over k, v (G, S, D): S positions per KV head, the cache's
- * capacity (at least pos0 + T). scores: scratch private to the caller (one per thread) of min(H / G,
- * ATTENTION_ROWS) rows of (pos0 + T) rounded up to a multiple of 4 float32, then ATTENTION_ROWS float32 more
- * (attentionScratchBytes). Each head's arithmetic is the same whichever heads share its pass (and so whatever range
- * of heads a call computes): sharing changes which loads hit a cache, not a single bit.
+ * out (T, H, D) heads h0 .. h1 = attention of q (T, H, D) over k, v (G, S, D) float32: S positions per KV head, the
+ * cache's capacity (at least pos0 + T). scores: scratch private to the caller (one per thread) of
+ * attentionScratchBytes(H, G, D, pos0 + T) bytes: min(H / G, ATTENTION_ROWS) rows of (pos0 + T) rounded up to a
+ * multiple of 4 float32, ATTENTION_ROWS float32, then (4 + VALUE_BLOCK) · D float32 (attentionF16's widened blocks).
+ * Each head's arithmetic is the same whichever heads share its pass (and so whatever range of heads a call
+ * computes): sharing changes which loads hit a cache, not a single bit.
  */
 export function attention(
+  out: usize, q: usize, k: usize, v: usize, scores: usize, T: i32, H: i32, G: i32, D: i32, S: i32,
+  pos0: i32, window: i32, scale: f32, softcapValue: f32, h0: i32, h1: i32,
+): void {
+  attend(out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1, false);
+}
+
+/**
+ * attention over a cache of IEEE halves (G, S, D): the bits of attention over the same values widened to float32.
+ * Same arguments and scratch.
+ */
+export function attentionF16(
+  out: usize, q: usize, k: usize, v: usize, scores: usize, T: i32, H: i32, G: i32, D: i32, S: i32,
+  pos0: i32, window: i32, scale: f32, softcapValue: f32, h0: i32, h1: i32,
+): void {
+  attend(out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1, true);
+}
+
+/** n IEEE halves at src to float32 at dst (exact), eight at a time. */
+// @ts-ignore: decorator
+@inline function widenHalves(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const h = v128.load(src + (<usize>i << 1));
+    v128.store(dst + (<usize>i << 2), f16High(widenLow16(h)));
+    v128.store(dst + (<usize>i << 2), f16High(widenHigh16(h)), 16);
+  }
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), f16ToF32(<u32>load<u16>(src + (<usize>i << 1))));
+}
+
+// @ts-ignore: decorator
+@inline function attend(
   out: usize,
   q: usize,
   k: usize,
@@ -48,14 +83,17 @@ export function attention(
   softcapValue: f32,
   h0: i32,
   h1: i32,
+  f16: bool,
 ): void {
   const group = H / G;
-  const rowKV = <usize>D << 2; // bytes between a KV head's positions
-  const headKV = <usize>S * rowKV; // bytes between KV heads
+  const rowKV = <usize>D << 2; // bytes between a KV head's positions (float32; the halves' rows are half as long)
+  const headKV = <usize>S * (f16 ? <usize>D << 1 : rowKV); // bytes between KV heads
   const D4 = D & ~3;
   const headBytes = <usize>D << 2;
   const rowStride = <usize>((pos0 + T + 3) & ~3) << 2; // bytes between the scores rows of a pass's heads
   const invs = scores + <usize>min(group, ATTENTION_ROWS) * rowStride; // each head's 1 / Σ exp
+  const kWide = invs + (<usize>ATTENTION_ROWS << 2); // f16: 4 key rows widened to float32
+  const vWide = kWide + (<usize>D << 4); // f16: VALUE_BLOCK value rows widened to float32
   for (let t = 0; t < T; t++) {
     const p = pos0 + t;
     const lo = window > 0 ? max(0, p - window + 1) : 0;
@@ -70,7 +108,11 @@ export function attention(
       // grouping positions by four does not change its bits; the pass's heads take turns on the same four rows.
       let s = lo;
       for (; s + 4 <= p + 1; s += 4) {
-        const k0 = kh + <usize>s * rowKV;
+        let k0 = kh + <usize>s * rowKV;
+        if (f16) {
+          widenHalves(kWide, kh + (<usize>s * <usize>D << 1), D << 2);
+          k0 = kWide;
+        }
         const k1 = k0 + rowKV;
         const k2 = k1 + rowKV;
         const k3 = k2 + rowKV;
@@ -103,7 +145,11 @@ export function attention(
         }
       }
       for (; s <= p; s++) {
-        const kr = kh + <usize>s * rowKV;
+        let kr = kh + <usize>s * rowKV;
+        if (f16) {
+          widenHalves(kWide, kh + (<usize>s * <usize>D << 1), D);
+          kr = kWide;
+        }
         for (let h = hs; h < he; h++) {
           let score = score1(qt + <usize>h * headBytes, kr, D, D4) * scale;
           if (softcapValue > 0) score = softcap(score, softcapValue);
@@ -132,7 +178,7 @@ export function attention(
         }
         store<f32>(invs + (<usize>(h - hs) << 2), <f32>1 / sum);
       }
-      weightedSums(out + (<usize>(t * H * D) << 2), scores, rowStride, invs, v + <usize>kvHead * headKV, rowKV, lo, p, D, hs, he);
+      weightedSums(out + (<usize>(t * H * D) << 2), scores, rowStride, invs, v + <usize>kvHead * headKV, rowKV, lo, p, D, hs, he, f16, vWide);
       hs = he;
     }
   }
@@ -192,15 +238,23 @@ export function attention(
 // @ts-ignore: decorator
 @inline function weightedSums(
   ot: usize, probs: usize, rowStride: usize, invs: usize, v: usize, rowKV: usize, lo: i32, p: i32, D: i32, hs: i32, he: i32,
+  f16: bool, vWide: usize,
 ): void {
   const headBytes = <usize>D << 2;
   for (let b0 = lo; b0 <= p; b0 += VALUE_BLOCK) {
     const b1 = min(p + 1, b0 + VALUE_BLOCK);
     const first = b0 == lo;
+    // The block's value rows: in the cache (float32), or widened from halves into vWide, addressed as if position b0
+    // sat at vWide (vBase + s · rowKV is row s for s in b0 .. b1).
+    let vBase = v;
+    if (f16) {
+      widenHalves(vWide, v + (<usize>b0 * <usize>D << 1), (b1 - b0) * D);
+      vBase = vWide - <usize>b0 * rowKV;
+    }
     let d = 0;
     for (; d + 16 <= D; d += 16) {
       for (let h = hs; h < he; h++) {
-        const vd = v + (<usize>d << 2);
+        const vd = vBase + (<usize>d << 2);
         const pr = probs + <usize>(h - hs) * rowStride;
         const od = ot + <usize>h * headBytes + (<usize>d << 2);
         let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -226,7 +280,7 @@ export function attention(
     }
     for (; d + 4 <= D; d += 4) {
       for (let h = hs; h < he; h++) {
-        const vd = v + (<usize>d << 2);
+        const vd = vBase + (<usize>d << 2);
         const pr = probs + <usize>(h - hs) * rowStride;
         const od = ot + <usize>h * headBytes + (<usize>d << 2);
         let a0 = first ? f32x4.splat(0) : v128.load(od);
@@ -238,7 +292,7 @@ export function attention(
     }
     for (; d < D; d++) {
       for (let h = hs; h < he; h++) {
-        const vd = v + (<usize>d << 2);
+        const vd = vBase + (<usize>d << 2);
         const pr = probs + <usize>(h - hs) * rowStride;
         const od = ot + <usize>h * headBytes + (<usize>d << 2);
         let a: f32 = first ? 0 : load<f32>(od);

@@ -31,7 +31,8 @@ export type { SafetensorsFile } from "./loader/safetensors-reader.js";
 export { loadTokenizer } from "./text/tokenizer.js";
 export type { Tokenizer, StreamDecoder } from "./text/tokenizer.js";
 export { Transformer } from "./engine/transformer.js";
-export { withKernels, withQuantization, withThreads } from "./engine/engine-options.js";
+export { withKernels, withKVCacheType, withQuantization, withThreads } from "./engine/engine-options.js";
+export type { KVCacheType } from "./engine/kv-cache.js";
 export type { KVCache } from "./engine/kv-cache.js";
 export { evaluateLoss, runTraining } from "./training/trainer.js";
 export type {

@@ -1,11 +1,12 @@
 /**
- * The cpu backend's own load options — `kernels`, `threads`, `quantization` — as functional options and as plain
+ * The cpu backend's own load options — `kernels`, `threads`, `quantization`, `kvCacheType` — as functional options and as plain
  * object keys (`loadModel(path, { quantization: "q8_0" })`), read from a resolved LoadConfig and validated, each
  * failure an `invalid_argument` naming the option. Not the engine; not the shared options of @dappcore/inference.
  */
 import { availableParallelism } from "node:os";
 import { InferenceError, type LoadConfig, type LoadOptionFn } from "@dappcore/inference";
 import type { KernelSet } from "./forward-kernels.js";
+import { KV_CACHE_TYPES, type KVCacheType } from "./kv-cache.js";
 import { QUANTIZATIONS, type Quantization } from "./quantization.js";
 import { checkThreads, wasmKernelsSupported } from "./wasm-runtime.js";
 
@@ -14,6 +15,18 @@ export interface CpuEngineOptions {
   readonly kernels: KernelSet;
   readonly threads: number;
   readonly quantization: Quantization | undefined;
+  readonly kvCacheType: KVCacheType;
+}
+
+/**
+ * The KV cache's element type: "f32", or "f16" (IEEE halves, llama.cpp's default: half the memory of a long context;
+ * keys and values are rounded to nearest-even when stored, and attention widens them back exactly). Default "f32".
+ * @example backend.loadModel(dir, withKVCacheType("f16"))
+ */
+export function withKVCacheType(type: KVCacheType): LoadOptionFn {
+  return (draft) => {
+    draft.kvCacheType = type;
+  };
 }
 
 /**
@@ -60,7 +73,7 @@ function invalid(option: string, message: string, value: unknown): InferenceErro
 
 /** Reads and checks the cpu options of `load`, filling defaults. */
 export function readEngineOptions(load: LoadConfig): CpuEngineOptions {
-  const { kernels, threads, quantization } = load as Record<string, unknown>;
+  const { kernels, threads, quantization, kvCacheType } = load as Record<string, unknown>;
   if (kernels !== undefined && kernels !== "wasm" && kernels !== "reference") {
     throw invalid("withKernels", `kernels must be "wasm" or "reference", got ${JSON.stringify(kernels)}`, kernels);
   }
@@ -69,6 +82,13 @@ export function readEngineOptions(load: LoadConfig): CpuEngineOptions {
       "withQuantization",
       `quantization must be one of ${QUANTIZATIONS.map((q) => `"${q}"`).join(", ")}, got ${JSON.stringify(quantization)}`,
       quantization,
+    );
+  }
+  if (kvCacheType !== undefined && !(KV_CACHE_TYPES as readonly unknown[]).includes(kvCacheType)) {
+    throw invalid(
+      "withKVCacheType",
+      `kvCacheType must be one of ${KV_CACHE_TYPES.map((t) => `"${t}"`).join(", ")}, got ${JSON.stringify(kvCacheType)}`,
+      kvCacheType,
     );
   }
   let n = availableParallelism();
@@ -80,5 +100,10 @@ export function readEngineOptions(load: LoadConfig): CpuEngineOptions {
     }
   }
   const set: KernelSet = (kernels as KernelSet | undefined) ?? (wasmKernelsSupported() ? "wasm" : "reference");
-  return { kernels: set, threads: set === "reference" ? 1 : n, quantization: quantization as Quantization | undefined };
+  return {
+    kernels: set,
+    threads: set === "reference" ? 1 : n,
+    quantization: quantization as Quantization | undefined,
+    kvCacheType: (kvCacheType as KVCacheType | undefined) ?? "f32",
+  };
 }

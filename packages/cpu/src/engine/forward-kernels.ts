@@ -29,6 +29,12 @@ export function rowsOf(b: F32Buf, row: number, rows: number, width: number): F32
   return { view: b.view.subarray(start, start + rows * width), ptr: b.ptr < 0 ? -1 : b.ptr + start * 4 };
 }
 
+/** A KV cache buffer: float32 values, or the bits of IEEE halves (Uint16Array), with its arena offset. */
+export interface KVBuf {
+  readonly view: Float32Array | Uint16Array;
+  readonly ptr: number;
+}
+
 /** The cos/sin tables (P, D/2) of one rope base. */
 export interface RopeTables {
   readonly cos: F32Buf;
@@ -60,11 +66,11 @@ export interface ForwardKernels {
   rope(x: F32Buf, tables: RopeTables, positions: I32Buf, T: number, NH: number, D: number): void;
   /**
    * out (T, H, D) = causal attention of q (T, H, D) at positions pos0 .. pos0+T−1 over k, v (G, S, D), S ≥ pos0 + T
-   * positions per KV head (the cache's capacity). scores: scratch of `threads` × attentionScratchBytes(H, G, P)
+   * positions per KV head (the cache's capacity), float32 or IEEE halves (the KVBuf's view). scores: scratch of `threads` × attentionScratchBytes(H, G, D, P)
    * bytes, P ≥ pos0 + T (the reference kernels use P floats of it).
    */
   attention(
-    out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
+    out: F32Buf, q: F32Buf, k: KVBuf, v: KVBuf, scores: F32Buf,
     T: number, H: number, G: number, D: number, S: number, pos0: number, window: number, scale: number, softcap: number,
   ): void;
   /** out (N) = a + b. */

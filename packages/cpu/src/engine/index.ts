@@ -4,7 +4,7 @@
  * kernels/reference/index.ts and kernels/wasm/index.ts by the engine and its tests, not re-exported here.
  */
 export { Transformer, type TransformerOptions, type ForwardOptions } from "./transformer.js";
-export { KVCache, kvCacheBytes } from "./kv-cache.js";
+export { KVCache, KV_CACHE_TYPES, kvCacheBytes, type KVCacheType } from "./kv-cache.js";
 export { loraModuleShapes, type EngineAdapter, type EngineLoraModule } from "./lora-slots.js";
 export { ropeInverseFrequencies } from "./rope-frequencies.js";
 export { bindModelWeights, bindEngineWeights, type ModelWeights, type LayerWeights } from "./model-weights.js";
@@ -23,5 +23,5 @@ export type { KernelSet, F32Buf, I32Buf, ForwardKernels, RopeTables } from "./fo
 export { WasmRuntime, wasmKernelsSupported, type WasmRuntimeOptions } from "./wasm-runtime.js";
 export { loadEngineCheckpoint, type EngineCheckpointOptions } from "./arena-checkpoint.js";
 export { QUANTIZATIONS, quantBits, quantizedDType, quantizeInPlace, type Quantization, type QuantDType } from "./quantization.js";
-export { withKernels, withQuantization, withThreads, readEngineOptions, type CpuEngineOptions } from "./engine-options.js";
+export { withKernels, withKVCacheType, withQuantization, withThreads, readEngineOptions, type CpuEngineOptions } from "./engine-options.js";
 export { engineMemory, checkFits, type EngineMemory, type EngineMemoryOptions } from "./memory-plan.js";

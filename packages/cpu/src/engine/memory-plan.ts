@@ -5,7 +5,7 @@
  */
 import { InferenceError } from "@dappcore/inference";
 import type { ModelConfig } from "../model-config.js";
-import { kvCacheBytes } from "./kv-cache.js";
+import { kvCacheBytes, type KVCacheType } from "./kv-cache.js";
 import { attentionScratchBytes, prefillScratchBytes, q8ActivationBytes } from "./kernels/wasm/quant-layout.js";
 
 /** The arena bytes of an engine, by kind. */
@@ -34,6 +34,8 @@ export interface EngineMemoryOptions {
   readonly maxBatchTokens?: number;
   /** Threads (one attention scratch each). Default 1. Example: `{ threads: 2 }`. */
   readonly threads?: number;
+  /** The KV caches' element type. Default "f32". Example: `{ kvCacheType: "f16" }`. */
+  readonly kvCacheType?: KVCacheType;
 }
 
 /** The arena bytes an engine for `config` needs, by kind (scratch rounded up generously for alignment). */
@@ -45,11 +47,11 @@ export function engineMemory(config: ModelConfig, o: EngineMemoryOptions): Engin
   const activations = R * (3 * C + 2 * H * D + 2 * G * D + 2 * F) * 4 + Math.min(R, 16) * V * 4 + R * 8;
   const quant = q8ActivationBytes(R, Math.ceil(Math.max(C, H * D, F) / 32) * 32);
   const rope = (config.architecture === "gemma3_text" ? 2 : 1) * 2 * P * (D / 2) * 4;
-  const scores = threads * attentionScratchBytes(H, G, P);
+  const scores = threads * attentionScratchBytes(H, G, D, P);
   const prefill = threads * prefillScratchBytes(Math.max(C, H * D, F)); // per-thread widened weight rows
   const vectors = (L * (4 * C + 2 * D) + C) * 4;
   const scratch = activations + quant + rope + scores + prefill + vectors + 64 * 64;
-  const kvCaches = o.caches * kvCacheBytes(L, P, G * D);
+  const kvCaches = o.caches * kvCacheBytes(L, P, G * D, o.kvCacheType);
   return { weights: o.weightBytes, kvCaches, scratch, total: o.weightBytes + kvCaches + scratch };
 }
 

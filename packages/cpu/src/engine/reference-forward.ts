@@ -3,7 +3,7 @@
  * fallback where WebAssembly SIMD or shared memory is missing, and the twin the fast path is tested against.
  * Single-threaded. Not the kernels (kernels/reference/) and not the model logic (transformer.ts).
  */
-import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
+import type { F32Buf, ForwardKernels, I32Buf, KVBuf, RopeTables } from "./forward-kernels.js";
 import { add, attention, geglu, rmsNorm, rmsNormPlusOne, rope, swiglu } from "./kernels/reference/index.js";
 import { embed, linear, type AnyLinearWeight, type Q8Scratch } from "./linear.js";
 import type { ModelWeights } from "./model-weights.js";
@@ -51,7 +51,7 @@ export class ReferenceForwardKernels implements ForwardKernels {
   }
 
   attention(
-    out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
+    out: F32Buf, q: F32Buf, k: KVBuf, v: KVBuf, scores: F32Buf,
     T: number, H: number, G: number, D: number, S: number, pos0: number, window: number, scale: number, softcap: number,
   ): void {
     attention(out.view, q.view, k.view, v.view, scores.view, T, H, G, D, S, pos0, window, scale, softcap);

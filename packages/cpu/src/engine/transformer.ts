@@ -12,7 +12,7 @@ import { checkConfig, checkLogits, checkToken, trapsAsErrors } from "./forward-c
 import { rowsOf, type F32Buf, type ForwardKernels, type I32Buf, type KernelSet, type RopeTables } from "./forward-kernels.js";
 import { ropeTable, softcap } from "./kernels/reference/index.js";
 import { attentionScratchBytes } from "./kernels/wasm/quant-layout.js";
-import { KVCache } from "./kv-cache.js";
+import { KV_CACHE_TYPES, KVCache, type KVCacheType } from "./kv-cache.js";
 import { bindEngineWeights, type ModelWeights } from "./model-weights.js";
 import type { AnyLinearWeight } from "./linear.js";
 import { CacheBlocks } from "./cache-blocks.js";
@@ -50,6 +50,12 @@ export interface TransformerOptions {
    * @example new Transformer(config, weights, { runtime, relayoutFloats: true })
    */
   readonly relayoutFloats?: boolean;
+  /**
+   * The element type of the caches `createCache` makes: "f32", or "f16" (IEEE halves: half the memory; keys and
+   * values rounded to nearest-even when stored). Default "f32".
+   * @example new Transformer(config, weights, { kvCacheType: "f16" })
+   */
+  readonly kvCacheType?: KVCacheType;
 }
 
 /** Options of `Transformer.forward`. */
@@ -92,6 +98,7 @@ export class Transformer {
   private ropeLocal!: RopeTables; // (P, D/2) each
   private scores!: F32Buf; // (threads, P)
   private readonly blocks: CacheBlocks | undefined; // KV-cache memory reuse (WebAssembly arena only)
+  private readonly kvCacheType: KVCacheType;
   private loraSlots: LoraSlots | undefined; // made by the first setAdapter
   private lora: readonly LayerLora[] | undefined; // (numLayers), the current adapter
 
@@ -120,6 +127,16 @@ export class Transformer {
         message: `maxBatchTokens must be a positive integer, got ${R}`,
       });
     }
+    const kvCacheType = opts.kvCacheType ?? "f32";
+    if (!KV_CACHE_TYPES.includes(kvCacheType)) {
+      throw new InferenceError({
+        code: "invalid_argument",
+        op: "cpu.transformer",
+        message: `kvCacheType must be "f32" or "f16", got ${JSON.stringify(kvCacheType)}`,
+        details: { option: "kvCacheType" },
+      });
+    }
+    this.kvCacheType = kvCacheType;
     const set = opts.kernels ?? (opts.runtime !== undefined || wasmKernelsSupported() ? "wasm" : "reference");
     if (set !== "wasm" && set !== "reference") {
       throw new InferenceError({
@@ -187,7 +204,7 @@ export class Transformer {
   createCache(contextLen: number): KVCache {
     const { numLayers, numKVHeads, headDim } = this.config;
     const blocks = this.blocks;
-    const cache = new KVCache(this, numLayers, contextLen, numKVHeads, headDim, blocks && ((n) => blocks.take(n)));
+    const cache = new KVCache(this, numLayers, contextLen, numKVHeads, headDim, blocks && ((n) => blocks.take(n)), this.kvCacheType);
     if (contextLen > this.ropePositions) this.growTables(contextLen);
     blocks?.track(cache);
     return cache;
@@ -433,7 +450,7 @@ export class Transformer {
     this.ropeLocal = this.usesLocalRope ? table(this.invFreqLocal) : this.ropeGlobal;
     // One attention scratch per thread (the pool hands thread t the t-th); the reference path uses P floats of it.
     const { numHeads: H, numKVHeads: G } = this.config;
-    this.scores = this.k.f32(this.k.threads * (attentionScratchBytes(H, G, P) / 4));
+    this.scores = this.k.f32(this.k.threads * (attentionScratchBytes(H, G, this.config.headDim, P) / 4));
     this.ropePositions = P;
   }
 

@@ -8,7 +8,7 @@
  * Not the kernels (assembly/), not the pool (threads/), not the model logic (transformer.ts).
  */
 import { InferenceError } from "@dappcore/inference";
-import type { F32Buf, ForwardKernels, I32Buf, RopeTables } from "./forward-kernels.js";
+import type { F32Buf, ForwardKernels, I32Buf, KVBuf, RopeTables } from "./forward-kernels.js";
 import type { KernelExports } from "./kernels/wasm/wasm-kernels.js";
 import { interleaveScratchBytes, prefillScratchBytes, q8ActivationBytes, quantPrefillScratchBytes } from "./kernels/wasm/quant-layout.js";
 import { PANEL_MIN_C, isRelaidOut, markRelaidOut, toPanels } from "./relayout.js";
@@ -245,14 +245,14 @@ export class WasmForwardKernels implements ForwardKernels {
   }
 
   attention(
-    out: F32Buf, q: F32Buf, k: F32Buf, v: F32Buf, scores: F32Buf,
+    out: F32Buf, q: F32Buf, k: KVBuf, v: KVBuf, scores: F32Buf,
     T: number, H: number, G: number, D: number, S: number, pos0: number, window: number, scale: number, softcap: number,
   ): void {
     const perThread = Math.floor(scores.view.length / this.threads) * 4;
     const span = window > 0 ? Math.min(window, pos0 + T) : pos0 + T;
     const work = T * H * span * D * 2;
     this.run(
-      "attention",
+      k.view instanceof Uint16Array ? "attentionF16" : "attention",
       [out.ptr, q.ptr, k.ptr, v.ptr, scores.ptr, T, H, G, D, S, pos0, window, scale, softcap],
       H, 1, work, 4, perThread,
     );

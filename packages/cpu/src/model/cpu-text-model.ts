@@ -96,13 +96,20 @@ export class CpuTextModel implements TextModel {
     const runtime = parts.runtime;
     if (runtime !== undefined) {
       // Fail before allocating the caches when weights + KV caches + activations cannot fit WebAssembly's 4 GiB.
-      const need = engineMemory(config, { weightBytes: runtime.arena.used, contextLen: this.contextLen, caches: slotCount, threads: runtime.threads });
+      const need = engineMemory(config, {
+        weightBytes: runtime.arena.used,
+        contextLen: this.contextLen,
+        caches: slotCount,
+        threads: runtime.threads,
+        kvCacheType: parts.engine?.kvCacheType,
+      });
       checkFits(need, runtime.arena.maximumBytes, this.contextLen, slotCount);
     }
     this.transformer = new Transformer(config, checkpoint.weights, {
       kernels: parts.engine?.kernels ?? (runtime !== undefined ? "wasm" : "reference"),
       runtime,
       relayoutFloats: parts.ownsWeights === true,
+      kvCacheType: parts.engine?.kvCacheType,
     });
     this.caches = Array.from({ length: slotCount }, () => this.transformer.createCache(this.contextLen));
     this.slots = new SlotPool(this.caches);

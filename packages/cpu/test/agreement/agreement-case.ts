@@ -12,6 +12,7 @@ import { Transformer } from "../../src/engine/transformer.js";
 import type { KernelSet } from "../../src/engine/forward-kernels.js";
 import { loadEngineCheckpoint } from "../../src/engine/arena-checkpoint.js";
 import { loadGGUFCheckpoint } from "../../src/loader/gguf-checkpoint.js";
+import type { KVCacheType } from "../../src/engine/kv-cache.js";
 import type { Quantization } from "../../src/engine/quantization.js";
 import { WasmRuntime } from "../../src/engine/wasm-runtime.js";
 import { llamaCppGreedy, llamaCppLogProbs } from "../../../../scripts/reference/llama-cpp.js";
@@ -57,6 +58,8 @@ export interface AgreementOptions {
   readonly kernels?: KernelSet;
   readonly quantization?: Quantization;
   readonly fromGGUF?: boolean;
+  /** Both sides' KV cache: ours `kvCacheType`, llama.cpp's the same type. Default "f32". */
+  readonly kvCacheType?: KVCacheType;
 }
 
 /** Runs one checkpoint spec through both engines; `type` is the GGUF weight type llama.cpp runs. */
@@ -77,14 +80,15 @@ export async function runAgreement(
   const ckpt = opts.fromGGUF
     ? (await loadGGUFCheckpoint(gguf, { alloc })).checkpoint
     : await loadEngineCheckpoint(join(dir, "hf"), { runtime, quantization: opts.quantization });
-  const engine = new Transformer(ckpt.config, ckpt.weights, { kernels, runtime });
+  const engine = new Transformer(ckpt.config, ckpt.weights, { kernels, runtime, kvCacheType: opts.kvCacheType });
+  const kvType = opts.kvCacheType === "f16" ? "F16" : "F32";
   const V = ckpt.config.vocabSize;
   const T = INPUT.length;
   const logits = new Float32Array(T * V);
   const cache = engine.createCache(T + GREEDY);
   engine.forward(INPUT, cache, logits, { allPositions: true });
 
-  const ref = await llamaCppLogProbs(gguf, INPUT);
+  const ref = await llamaCppLogProbs(gguf, INPUT, { kvType });
   let maxDelta = 0;
   for (let t = 0; t < T; t++) {
     const ours = logSoftmax(logits.subarray(t * V, (t + 1) * V));
@@ -102,6 +106,6 @@ export async function runAgreement(
     ours.push(next);
     if (i + 1 < GREEDY) engine.forward([next], cache, step);
   }
-  const theirs = await llamaCppGreedy(gguf, INPUT, GREEDY);
+  const theirs = await llamaCppGreedy(gguf, INPUT, GREEDY, { kvType });
   return { maxDelta, ours, theirs };
 }

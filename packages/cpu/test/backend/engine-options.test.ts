@@ -4,11 +4,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withContextLen, withParallelSlots, type InferenceError, type LoadOption, type TextModel } from "@dappcore/inference";
+import {
+  withContextLen,
+  withMaxTokens,
+  withParallelSlots,
+  withTemperature,
+  type InferenceError,
+  type LoadOption,
+  type TextModel,
+} from "@dappcore/inference";
 import { CpuBackend } from "../../src/backend.js";
 import { makeRandomCheckpoint } from "../../src/checkpoint/random-checkpoint.js";
 import { convertCheckpointToGGUF } from "../../src/convert-to-gguf.js";
-import { withKernels, withQuantization, withThreads } from "../../src/engine/engine-options.js";
+import { withKernels, withKVCacheType, withQuantization, withThreads } from "../../src/engine/engine-options.js";
 
 const root = mkdtempSync(join(tmpdir(), "cpu-engine-options-"));
 const dir = join(root, "llama");
@@ -100,6 +108,23 @@ describe("load options", () => {
     e = await loadError(dir, { kernels: "gpu" });
     expect(e.code).toBe("invalid_argument");
     expect(e.message).toBe('cpu.withKernels: kernels must be "wasm" or "reference", got "gpu"');
+    e = await loadError(dir, withKVCacheType("bf16" as "f16"));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe('cpu.withKVCacheType: kvCacheType must be one of "f32", "f16", got "bf16"');
+  });
+});
+
+describe("withKVCacheType", () => {
+  it('"f16" halves the KV cache the 4 GiB check counts, and generates', async () => {
+    // 2^24 positions: 8 GiB as float32 (the test above), 4 GiB as halves.
+    const e = await loadError(longDir, withContextLen(2 ** 24), withKVCacheType("f16"));
+    expect(e.code).toBe("out_of_memory");
+    expect(e.message).toContain("KV cache 4.00 GiB (1 × 16777216 positions)");
+    const model = await load(dir, withKVCacheType("f16"), withThreads(2));
+    const ids: number[] = [];
+    for await (const t of model.generate("Hello", withMaxTokens(6), withTemperature(0))) ids.push(t.id);
+    expect(ids.length).toBe(6);
+    await model.close();
   });
 });
 

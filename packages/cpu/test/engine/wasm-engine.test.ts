@@ -12,6 +12,7 @@ import { WasmRuntime, wasmKernelsSupported } from "../../src/engine/wasm-runtime
 import { loadModelDir } from "../../src/loader/model-dir.js";
 import { engineMemory } from "../../src/engine/memory-plan.js";
 import { ensureBuilt } from "../kernels-wasm/helpers.js";
+import { f32ToF16 } from "../../src/dtype.js";
 import { maxAbsDiff, prefillAndSteps, thrown, tinyModel } from "./tiny-model.js";
 
 const root = mkdtempSync(join(tmpdir(), "cpu-wasm-engine-"));
@@ -39,10 +40,16 @@ function run(engine: Transformer): Float32Array[] {
   return out;
 }
 
-async function engineOn(opts: { threads?: number; kernels?: "wasm" | "reference"; quantization?: "q8_0" | "q4_0" }) {
+async function engineOn(opts: {
+  threads?: number;
+  kernels?: "wasm" | "reference";
+  quantization?: "q8_0" | "q4_0";
+  kvCacheType?: "f32" | "f16";
+}) {
   const runtime = opts.kernels === "reference" ? undefined : WasmRuntime.create({ threads: opts.threads ?? 1 });
   const ckpt = await loadEngineCheckpoint(dir, { runtime, quantization: opts.quantization });
-  return { engine: new Transformer(ckpt.config, ckpt.weights, { kernels: opts.kernels ?? "wasm", runtime }), runtime, ckpt };
+  const engine = new Transformer(ckpt.config, ckpt.weights, { kernels: opts.kernels ?? "wasm", runtime, kvCacheType: opts.kvCacheType });
+  return { engine, runtime, ckpt };
 }
 
 describe("WebAssembly engine", () => {
@@ -140,6 +147,64 @@ describe("WebAssembly engine", () => {
       }
     }, 60_000);
   }
+});
+
+describe("F16 KV cache", () => {
+  it("halves the cache; wasm agrees with reference; close to the F32 cache; 1 and 2 threads give the same bits", async () => {
+    const f32 = await engineOn({});
+    const f16 = await engineOn({ kvCacheType: "f16" });
+    const a = f32.engine.createCache(32);
+    const b = f16.engine.createCache(32);
+    expect(b.type).toBe("f16");
+    expect(b.keys[0]).toBeInstanceOf(Uint16Array);
+    expect(b.storage.view.byteLength).toBe(a.storage.view.byteLength / 2);
+    const half = run(f16.engine);
+    const full = run(f32.engine);
+    const ref = run((await engineOn({ kernels: "reference", kvCacheType: "f16" })).engine);
+    for (let i = 0; i < half.length; i++) {
+      expect(maxAbsDiff(half[i], ref[i])).toBeLessThan(1e-4);
+      // Keys and values rounded to 11 bits move the logits a little, not a lot.
+      const d = maxAbsDiff(half[i], full[i]);
+      expect(d).toBeGreaterThan(0);
+      expect(d).toBeLessThan(2e-2);
+    }
+    const two = await engineOn({ threads: 2, kvCacheType: "f16" });
+    const got = run(two.engine);
+    for (let i = 0; i < half.length; i++) expect(Buffer.from(got[i].buffer).equals(Buffer.from(half[i].buffer))).toBe(true);
+    for (const e of [f32, f16, two]) await e.runtime!.close();
+  });
+
+  it("stores halves rounded to nearest-even, KV head by KV head", () => {
+    const { config, weights } = tinyModel({ architecture: "llama" });
+    const engine = new Transformer(config, weights, { kernels: "reference", kvCacheType: "f16" });
+    const cache = engine.createCache(8);
+    const { numKVHeads: G, headDim: D } = config;
+    const k = Float32Array.from({ length: 2 * G * D }, (_, i) => 1 + i / 3);
+    const v = Float32Array.from({ length: 2 * G * D }, (_, i) => -i / 7);
+    cache.store(1, k, v, 0, 2, 5); // positions 5 and 6 of layer 1
+    for (let g = 0; g < G; g++) {
+      for (let t = 0; t < 2; t++) {
+        for (let d = 0; d < D; d++) {
+          expect(cache.keys[1][(g * 8 + 5 + t) * D + d]).toBe(f32ToF16(k[(t * G + g) * D + d]));
+          expect(cache.values[1][(g * 8 + 5 + t) * D + d]).toBe(f32ToF16(v[(t * G + g) * D + d]));
+        }
+      }
+    }
+  });
+
+  it("an unknown cache type: invalid_argument naming it", () => {
+    const { config, weights } = tinyModel({ architecture: "llama" });
+    const e = thrown(() => new Transformer(config, weights, { kvCacheType: "q8_0" as "f16" }));
+    expect(e.code).toBe("invalid_argument");
+    expect(e.message).toBe('cpu.transformer: kvCacheType must be "f32" or "f16", got "q8_0"');
+  });
+
+  it("the memory plan counts the cache at two bytes a value", () => {
+    const { config } = tinyModel({ architecture: "llama" });
+    const at = (kvCacheType: "f32" | "f16") => engineMemory(config, { weightBytes: 0, contextLen: 64, caches: 2, kvCacheType }).kvCaches;
+    expect(at("f16")).toBe(at("f32") / 2);
+    expect(at("f32")).toBe(2 * config.numLayers * 2 * 64 * config.numKVHeads * config.headDim * 4);
+  });
 });
 
 describe("kernel options of the Transformer", () => {

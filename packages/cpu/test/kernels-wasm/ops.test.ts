@@ -71,7 +71,7 @@ describe("wasm attention", () => {
       const pq = put(arena, q);
       const pk = put(arena, kc);
       const pv = put(arena, vc);
-      const ps = arena.alloc(attentionScratchBytes(H, G, pos0 + T));
+      const ps = arena.alloc(attentionScratchBytes(H, G, D, pos0 + T));
       k.attention(po, pq, pk, pv, ps, T, H, G, D, S, pos0, window, Math.fround(scale), softcap);
       const got = getF32(arena, po, T * H * D);
       expect(relErr(got, want, 1e-2)).toBeLessThan(2e-5);
@@ -89,6 +89,54 @@ describe("wasm attention", () => {
     });
   }
 
+  for (const c of [cases[0], cases[2], cases[4], cases[6]]) {
+    it(`attentionF16 over a cache of halves T=${c.T} H=${c.H} G=${c.G} D=${c.D}: the bits of attention over the widened values; the reference agrees`, () => {
+      const { arena, k } = env;
+      const mark = arena.mark();
+      const { T, H, G, D, pos0, window, softcap } = c;
+      const S = pos0 + T + 5;
+      const rng = random(T * 57 + D);
+      const q = randomF32(rng, T * H * D, 2);
+      const kh = Uint16Array.from(randomF32(rng, G * S * D, 2), (x) => f32ToF16(x));
+      const vh = Uint16Array.from(randomF32(rng, G * S * D), (x) => f32ToF16(x));
+      kh[0] = 0x0001; // a subnormal half
+      vh[1] = 0x83ff; // another, negative
+      const widen = (h: Uint16Array) => Float32Array.from(h, (x) => f16ToF32(x));
+      const scale = Math.fround(1 / Math.sqrt(D));
+      const pq = put(arena, q);
+      const ps = arena.alloc(attentionScratchBytes(H, G, D, pos0 + T));
+      const wide = arena.alloc(T * H * D * 4);
+      k.attention(wide, pq, put(arena, widen(kh)), put(arena, widen(vh)), ps, T, H, G, D, S, pos0, window, scale, softcap);
+      const pk16 = arena.alloc(kh.byteLength + 16);
+      new Uint16Array(arena.memory.buffer, pk16, kh.length).set(kh);
+      const pv16 = arena.alloc(vh.byteLength + 16);
+      new Uint16Array(arena.memory.buffer, pv16, vh.length).set(vh);
+      const half = arena.alloc(T * H * D * 4);
+      k.attentionF16(half, pq, pk16, pv16, ps, T, H, G, D, S, pos0, window, scale, softcap);
+      expect(bits(getF32(arena, half, T * H * D))).toEqual(bits(getF32(arena, wide, T * H * D)));
+      const split = arena.alloc(T * H * D * 4);
+      const mid = Math.floor(H / 2);
+      k.attentionF16(split, pq, pk16, pv16, ps, T, H, G, D, S, pos0, window, scale, softcap, 0, mid);
+      k.attentionF16(split, pq, pk16, pv16, ps, T, H, G, D, S, pos0, window, scale, softcap, mid, H);
+      expect(bits(getF32(arena, split, T * H * D))).toEqual(bits(getF32(arena, half, T * H * D)));
+      const want = new Float32Array(T * H * D);
+      attention(want, q, kh, vh, new Float32Array(S), T, H, G, D, S, pos0, window, scale, softcap);
+      expect(relErr(getF32(arena, half, T * H * D), want, 1e-2)).toBeLessThan(2e-5);
+      arena.release(mark);
+    });
+  }
+
+  it("attentionF16 checks a cache of halves for the halves' size", () => {
+    const { arena, k } = env;
+    const p = arena.alloc(4096);
+    const cap = arena.capacity;
+    // G · S · D halves = 2 · 6 · 8 · 2 bytes = 192: fits where 4-byte values (384) would not.
+    const kAt = cap - 192;
+    expect(() => k.attentionF16(p, p, kAt, kAt, p, 1, 4, 2, 8, 6, 3, 0, 0.3, 0)).not.toThrow();
+    const e = thrown(() => k.attentionF16(p, p, cap - 190, p, p, 1, 4, 2, 8, 6, 3, 0, 0.3, 0));
+    expect(e.message).toBe(`cpu.kernels.attentionF16: k (192 bytes at offset ${cap - 190}) lies outside the WebAssembly memory (${cap} bytes)`);
+  });
+
   for (const window of [0, 3]) {
     it(`a token attends with the same bits alone (T = 1) as the last of a prefill (window ${window})`, () => {
       const { arena, k } = env;
@@ -99,7 +147,7 @@ describe("wasm attention", () => {
       const pq = put(arena, randomF32(rng, T * H * D, 2));
       const pk = put(arena, randomF32(rng, G * S * D, 2));
       const pv = put(arena, randomF32(rng, G * S * D));
-      const ps = arena.alloc(attentionScratchBytes(H, G, S));
+      const ps = arena.alloc(attentionScratchBytes(H, G, D, S));
       const all = arena.alloc(T * H * D * 4);
       k.attention(all, pq, pk, pv, ps, T, H, G, D, S, pos0, window, 0.25, 0);
       const one = arena.alloc(H * D * 4);

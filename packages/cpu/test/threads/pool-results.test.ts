@@ -110,7 +110,7 @@ describe("kernel pool results", () => {
       const vc = put(arena, randomF32(rng, G * S * D)); // (G, S, D)
       const scale = 1 / Math.sqrt(D); // not a float32: the pool must pass it exactly as a direct call does
       const want = nanBuffer(T * H * D); // (T, H, D)
-      const scratch = attentionScratchBytes(H, G, S);
+      const scratch = attentionScratchBytes(H, G, D, S);
       k.attention(want, q, kc, vc, arena.alloc(scratch), T, H, G, D, S, pos0, window, scale, softcap);
       const wantBits = bits(getF32(arena, want, T * H * D));
       for (const threads of THREADS) {

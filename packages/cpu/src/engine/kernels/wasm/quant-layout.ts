@@ -67,14 +67,18 @@ export function quantPrefillScratchBytes(C: number): number {
   return (C / QUANT_BLOCK) * QUANT_PREFILL_ROWS * (64 + 4);
 }
 
-/** Query heads the attention kernel scores in one pass over their KV head's cache; ATTENTION_ROWS in assembly/attention.ts. */
+/** Query heads the attention kernels score in one pass over their KV head's cache; ATTENTION_ROWS in assembly/attention.ts. */
 export const ATTENTION_ROWS = 16;
 
+/** Positions per block of the attention kernels' value sums; VALUE_BLOCK in assembly/attention.ts. */
+export const ATTENTION_VALUE_BLOCK = 16;
+
 /**
- * Bytes of one thread's scratch for the attention kernel with H query heads over G KV heads and queries up to
- * position P − 1: min(H / G, ATTENTION_ROWS) rows of P rounded up to a multiple of 4 float32 (one per head of a
- * pass), then ATTENTION_ROWS float32 (each head's 1 / Σ exp).
+ * Bytes of one thread's scratch for the attention kernels with H query heads over G KV heads of D channels and
+ * queries up to position P − 1: min(H / G, ATTENTION_ROWS) rows of P rounded up to a multiple of 4 float32 (one per
+ * head of a pass), ATTENTION_ROWS float32 (each head's 1 / Σ exp), then (4 + ATTENTION_VALUE_BLOCK) · D float32
+ * (attentionF16's blocks of keys and values widened from halves).
  */
-export function attentionScratchBytes(H: number, G: number, P: number): number {
-  return (Math.min(H / G, ATTENTION_ROWS) * Math.ceil(P / 4) * 4 + ATTENTION_ROWS) * 4;
+export function attentionScratchBytes(H: number, G: number, D: number, P: number): number {
+  return (Math.min(H / G, ATTENTION_ROWS) * Math.ceil(P / 4) * 4 + ATTENTION_ROWS + (4 + ATTENTION_VALUE_BLOCK) * D) * 4;
 }

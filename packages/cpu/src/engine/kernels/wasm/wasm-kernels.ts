@@ -20,6 +20,10 @@ import {
   quantPrefillScratchBytes,
 } from "./quant-layout.js";
 
+type AttentionExport = (
+  out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
+  S: number, pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
+) => void;
 type MatmulExport = (out: number, x: number, w: number, T: number, C: number, O: number, o0: number, o1: number) => void;
 type PrefillExport = (
   out: number, x: number, w: number, scratch: number, T: number, C: number, O: number, o0: number, o1: number,
@@ -46,10 +50,8 @@ export interface KernelExports {
   quantizeQ8_0Blocks(dst: number, src: number, type: number, nBlocks: number): void;
   interleaveQ8_0(w: number, tmp: number, O: number, C: number): void;
   interleaveQ4_0(w: number, tmp: number, O: number, C: number): void;
-  attention(
-    out: number, q: number, k: number, v: number, scores: number, T: number, H: number, G: number, D: number,
-    S: number, pos0: number, window: number, scale: number, softcapValue: number, h0: number, h1: number,
-  ): void;
+  attention: AttentionExport;
+  attentionF16: AttentionExport;
   rmsNorm(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
   rmsNormPlusOne(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
   rope(x: number, cos: number, sin: number, positions: number, NH: number, D: number, r0: number, r1: number): void;
@@ -228,7 +230,7 @@ export class WasmKernels {
    * cache k, v (G, S, D) float32 (S positions per KV head, at least pos0 + T), which must hold positions up to
    * pos0 + T − 1. As the reference `attention`: window W > 0 limits each query to its last W positions;
    * softcapValue > 0 applies cap·tanh(score / cap).
-   * @param scores scratch of attentionScratchBytes(H, G, pos0 + T), private to this call (one per thread).
+   * @param scores scratch of attentionScratchBytes(H, G, D, pos0 + T), private to this call (one per thread).
    */
   attention(
     out: number, q: number, k: number, v: number, scores: number,
@@ -236,7 +238,26 @@ export class WasmKernels {
     pos0: number, window: number, scale: number, softcapValue: number,
     h0 = 0, h1 = H,
   ): void {
-    const op = "cpu.kernels.attention";
+    this.attend("cpu.kernels.attention", this.raw.attention, 4, out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1);
+  }
+
+  /** attention over a cache of IEEE halves, k, v (G, S, D) uint16: the bits of attention over the widened values. */
+  attentionF16(
+    out: number, q: number, k: number, v: number, scores: number,
+    T: number, H: number, G: number, D: number, S: number,
+    pos0: number, window: number, scale: number, softcapValue: number,
+    h0 = 0, h1 = H,
+  ): void {
+    this.attend("cpu.kernels.attentionF16", this.raw.attentionF16, 2, out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1);
+  }
+
+  private attend(
+    op: string, kernel: AttentionExport, valueBytes: number,
+    out: number, q: number, k: number, v: number, scores: number,
+    T: number, H: number, G: number, D: number, S: number,
+    pos0: number, window: number, scale: number, softcapValue: number,
+    h0: number, h1: number,
+  ): void {
     this.check.dims(op, { T, H, G, D });
     if (H % G !== 0) throw invalidArgument(op, `H (${H}) must be a multiple of G (${G})`, { H, G });
     this.check.nonNegative(op, "pos0", pos0);
@@ -251,11 +272,12 @@ export class WasmKernels {
     }
     this.check.span(op, "out", out, T * H * D * 4);
     this.check.span(op, "q", q, T * H * D * 4);
-    this.check.span(op, "k", k, G * S * D * 4);
-    this.check.span(op, "v", v, G * S * D * 4);
-    this.check.span(op, "scores", scores, attentionScratchBytes(H, G, pos0 + T));
-    this.raw.attention(out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1);
+    this.check.span(op, "k", k, G * S * D * valueBytes);
+    this.check.span(op, "v", v, G * S * D * valueBytes);
+    this.check.span(op, "scores", scores, attentionScratchBytes(H, G, D, pos0 + T));
+    kernel(out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1);
   }
+
 
   /** out (N, C) rows n0 .. n1 = rmsnorm(x (N, C)) · w (C). `out` may be `x`. */
   rmsNorm(out: number, x: number, w: number, N: number, C: number, eps: number, n0 = 0, n1 = N): void {
