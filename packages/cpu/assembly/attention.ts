@@ -116,7 +116,40 @@ export function attentionF16(
         const k1 = k0 + rowKV;
         const k2 = k1 + rowKV;
         const k3 = k2 + rowKV;
-        for (let h = hs; h < he; h++) {
+        // Two heads at a time where the pass has two: each key chunk loaded once for both, eight independent sums.
+        let h = hs;
+        for (; h + 2 <= he; h += 2) {
+          const qp = qt + <usize>h * headBytes;
+          const qr = qp + headBytes;
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+          let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+          for (let d = 0; d < D4; d += 4) {
+            const off = <usize>d << 2;
+            const x0 = v128.load(k0 + off), x1 = v128.load(k1 + off), x2 = v128.load(k2 + off), x3 = v128.load(k3 + off);
+            const qv = v128.load(qp + off);
+            a0 = f32x4.add(a0, f32x4.mul(qv, x0));
+            a1 = f32x4.add(a1, f32x4.mul(qv, x1));
+            a2 = f32x4.add(a2, f32x4.mul(qv, x2));
+            a3 = f32x4.add(a3, f32x4.mul(qv, x3));
+            const qw = v128.load(qr + off);
+            b0 = f32x4.add(b0, f32x4.mul(qw, x0));
+            b1 = f32x4.add(b1, f32x4.mul(qw, x1));
+            b2 = f32x4.add(b2, f32x4.mul(qw, x2));
+            b3 = f32x4.add(b3, f32x4.mul(qw, x3));
+          }
+          let sv = sum4f(a0, a1, a2, a3);
+          let sw = sum4f(b0, b1, b2, b3);
+          for (let d = D4; d < D; d++) {
+            const off = <usize>d << 2;
+            const kv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(k0 + off)), 1, load<f32>(k1 + off)), 2, load<f32>(k2 + off)), 3, load<f32>(k3 + off));
+            sv = f32x4.add(sv, f32x4.mul(f32x4.splat(load<f32>(qp + off)), kv));
+            sw = f32x4.add(sw, f32x4.mul(f32x4.splat(load<f32>(qr + off)), kv));
+          }
+          const row = scores + <usize>(h - hs) * rowStride + (<usize>s << 2);
+          v128.store(row, finishScores(sv, scale, softcapValue));
+          v128.store(row + rowStride, finishScores(sw, scale, softcapValue));
+        }
+        for (; h < he; h++) {
           const qp = qt + <usize>h * headBytes;
           let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
           for (let d = 0; d < D4; d += 4) {
@@ -134,14 +167,7 @@ export function attentionF16(
             const kv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(k0 + off)), 1, load<f32>(k1 + off)), 2, load<f32>(k2 + off)), 3, load<f32>(k3 + off));
             sv = f32x4.add(sv, f32x4.mul(f32x4.splat(qd), kv));
           }
-          sv = f32x4.mul(sv, f32x4.splat(scale));
-          if (softcapValue > 0) {
-            sv = f32x4.replace_lane(sv, 0, softcap(f32x4.extract_lane(sv, 0), softcapValue));
-            sv = f32x4.replace_lane(sv, 1, softcap(f32x4.extract_lane(sv, 1), softcapValue));
-            sv = f32x4.replace_lane(sv, 2, softcap(f32x4.extract_lane(sv, 2), softcapValue));
-            sv = f32x4.replace_lane(sv, 3, softcap(f32x4.extract_lane(sv, 3), softcapValue));
-          }
-          v128.store(scores + <usize>(h - hs) * rowStride + (<usize>s << 2), sv);
+          v128.store(scores + <usize>(h - hs) * rowStride + (<usize>s << 2), finishScores(sv, scale, softcapValue));
         }
       }
       for (; s <= p; s++) {
@@ -182,6 +208,19 @@ export function attentionF16(
       hs = he;
     }
   }
+}
+
+/** Four scores' sums times scale, each tanh soft-capped when softcapValue > 0. */
+// @ts-ignore: decorator
+@inline function finishScores(sum: v128, scale: f32, softcapValue: f32): v128 {
+  let sv = f32x4.mul(sum, f32x4.splat(scale));
+  if (softcapValue > 0) {
+    sv = f32x4.replace_lane(sv, 0, softcap(f32x4.extract_lane(sv, 0), softcapValue));
+    sv = f32x4.replace_lane(sv, 1, softcap(f32x4.extract_lane(sv, 1), softcapValue));
+    sv = f32x4.replace_lane(sv, 2, softcap(f32x4.extract_lane(sv, 2), softcapValue));
+    sv = f32x4.replace_lane(sv, 3, softcap(f32x4.extract_lane(sv, 3), softcapValue));
+  }
+  return sv;
 }
 
 /**
@@ -253,7 +292,50 @@ export function attentionF16(
     }
     let d = 0;
     for (; d + 16 <= D; d += 16) {
-      for (let h = hs; h < he; h++) {
+      // Two heads at a time where the pass has two: each value chunk loaded once for both, eight independent sums.
+      let h = hs;
+      for (; h + 2 <= he; h += 2) {
+        const vd = vBase + (<usize>d << 2);
+        const pr = probs + <usize>(h - hs) * rowStride;
+        const pq = pr + rowStride;
+        const od = ot + <usize>h * headBytes + (<usize>d << 2);
+        const oe = od + headBytes;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+        if (!first) {
+          a0 = v128.load(od);
+          a1 = v128.load(od, 16);
+          a2 = v128.load(od, 32);
+          a3 = v128.load(od, 48);
+          c0 = v128.load(oe);
+          c1 = v128.load(oe, 16);
+          c2 = v128.load(oe, 32);
+          c3 = v128.load(oe, 48);
+        }
+        for (let s = b0; s < b1; s++) {
+          const vp = vd + <usize>s * rowKV;
+          const v0 = v128.load(vp), v1 = v128.load(vp, 16), v2 = v128.load(vp, 32), v3 = v128.load(vp, 48);
+          const ps = v128.load32_splat(pr + (<usize>s << 2));
+          a0 = f32x4.add(a0, f32x4.mul(ps, v0));
+          a1 = f32x4.add(a1, f32x4.mul(ps, v1));
+          a2 = f32x4.add(a2, f32x4.mul(ps, v2));
+          a3 = f32x4.add(a3, f32x4.mul(ps, v3));
+          const pt = v128.load32_splat(pq + (<usize>s << 2));
+          c0 = f32x4.add(c0, f32x4.mul(pt, v0));
+          c1 = f32x4.add(c1, f32x4.mul(pt, v1));
+          c2 = f32x4.add(c2, f32x4.mul(pt, v2));
+          c3 = f32x4.add(c3, f32x4.mul(pt, v3));
+        }
+        v128.store(od, a0);
+        v128.store(od, a1, 16);
+        v128.store(od, a2, 32);
+        v128.store(od, a3, 48);
+        v128.store(oe, c0);
+        v128.store(oe, c1, 16);
+        v128.store(oe, c2, 32);
+        v128.store(oe, c3, 48);
+      }
+      for (; h < he; h++) {
         const vd = vBase + (<usize>d << 2);
         const pr = probs + <usize>(h - hs) * rowStride;
         const od = ot + <usize>h * headBytes + (<usize>d << 2);
