@@ -1,5 +1,5 @@
 /**
- * Causal grouped-query attention over a float32 KV cache, for query heads h0 .. h1 only (threads split by heads):
+ * Causal grouped-query attention over a KV cache, for query heads h0 .. h1 only (threads split by heads):
  * scores q·k·scale (optionally tanh soft-capped), softmax, weighted sum of values. Not responsible for appending
  * to the cache or for rope; the cache layout is (G, S, D), as in the reference kernel: each KV head's positions
  * one after another, so that reading a head's keys or values is one stream through memory. The cache holds float32
