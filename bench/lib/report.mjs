@@ -154,10 +154,10 @@ export function speedupLines(rows, threads) {
 }
 
 /**
- * The machine's memory streaming (lib/streaming.mjs) at the start and end of the run, the most a second thread can
- * add to memory-bound decode, and what ours' decode streamed: the row's weight bytes × decode tok/s (each token reads
- * every weight once; the KV cache is not counted), as a fraction of the streaming of the same thread count. None
- * when the run measured no streaming (a report of an older run).
+ * The machine's memory streaming (lib/streaming.mjs) at the start and end of the run, a gauge of what memory gives
+ * decode and of what a second thread can add to it, and what ours' decode streamed: the row's weight bytes × decode
+ * tok/s (each token reads every weight once; the KV cache is not counted), as a fraction of the streaming of the same
+ * thread count. None when the run measured no streaming (a report of an older run).
  */
 export function streamingLines(streaming, rows) {
   if (streaming === undefined) return [];
@@ -178,10 +178,12 @@ export function streamingLines(streaming, rows) {
     `Memory streaming from WebAssembly (128-bit loads over ${ok[0].megabytes.toFixed(0)} MB, medians of ${ok[0].runs}), ` +
       `at the start / end of this run: 1 thread ${both((s) => gb(s.oneThreadGBs))} GB/s, 2 threads ` +
       `${both((s) => gb(s.twoThreadsGBs))} GB/s; 2 threads stream ${both((s) => times(s.twoThreadsGBs / s.oneThreadGBs))} ` +
-      "what 1 thread does. Decode reads every weight once per token, so this is its roof, and where decode is " +
-      "memory-bound its 2-thread / 1-thread speed-up cannot exceed that ratio.",
+      "what 1 thread does. Decode reads every weight once per token, so this gauges what memory gives it, and what a " +
+      "second thread can add where decode is memory-bound; on a shared VM it moves with the neighbours, between the " +
+      "two measurements and during the rows.",
     `Ours' decode streamed (weights × decode tok/s, KV cache not counted; the fraction is of the mean streaming of ` +
-      `that thread count): ${parts.length ? parts.join(", ") : "-"}.`,
+      `that thread count, above 1 where the machine gave more during the row than during the measurements): ` +
+      `${parts.length ? parts.join(", ") : "-"}.`,
   ];
 }
 

@@ -198,7 +198,7 @@ describe("streamingLines", () => {
     expect(roof).toContain("128-bit loads over 270 MB, medians of 7");
     // 100 MB × 180 tok/s = 18 GB/s against a mean of 21; 100 MB × 252 = 25.2 against 31.5.
     expect(rows).toBe(
-      "Ours' decode streamed (weights × decode tok/s, KV cache not counted; the fraction is of the mean streaming of that thread count): BF16 1t 18.0 GB/s (0.86 of it), BF16 2t 25.2 GB/s (0.80 of it).",
+      "Ours' decode streamed (weights × decode tok/s, KV cache not counted; the fraction is of the mean streaming of that thread count, above 1 where the machine gave more during the row than during the measurements): BF16 1t 18.0 GB/s (0.86 of it), BF16 2t 25.2 GB/s (0.80 of it).",
     );
   });
 
