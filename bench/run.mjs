@@ -8,14 +8,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "@dappcore/inference-cpu";
-import { parseArgs, USAGE } from "./lib/args.mjs";
+import { parseArgs, resultsName, USAGE } from "./lib/args.mjs";
 import { runChild } from "./lib/child.mjs";
 import { describeMachine } from "./lib/machine.mjs";
 import { ensureModels, weightBytes } from "./lib/models.mjs";
 import { promptText } from "./lib/prompt.mjs";
 import { poolRounds, renderMarkdown, summarize, toJson } from "./lib/report.mjs";
 import { commandLine, log, publishReport, settingsOrExit, timed, withoutRepoRoot } from "./lib/results.mjs";
-import { DEFAULT_SHAPE, kvCacheBytes as kvBytes, parameterCount } from "./lib/shapes.mjs";
+import { kvCacheBytes as kvBytes, parameterCount } from "./lib/shapes.mjs";
 import { measureStreaming } from "./lib/streaming.mjs";
 
 const benchDir = fileURLToPath(new URL("./", import.meta.url));
@@ -144,8 +144,8 @@ const report = {
   rows,
   elapsedSec: (performance.now() - started) / 1000,
 };
-// The default shape keeps latest.* / quick.*; another writes <shape>.* / <shape>-quick.*.
-const base = shape.name === DEFAULT_SHAPE ? undefined : settings.quick ? `${shape.name}-quick` : shape.name;
+// The default shape at the default lengths keeps latest.* / quick.*; others are named by resultsName.
+const base = resultsName(settings);
 await publishReport({ quick: settings.quick, prefix: "", base, markdown: renderMarkdown(report), json: toJson(report) });
 
 /** The progress note of a finished inference run. */

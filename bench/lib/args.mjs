@@ -18,7 +18,8 @@ export const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- 
                        or a llama spec hidden=H,ffn=F,layers=L,heads=A,kv-heads=K[,vocab=V][,tied=0|1]
                        [,head-dim=D][,rope-theta=T][,seed=S] (defaults: vocab 32000, untied, head-dim H/A,
                        rope-theta 10000, seed 1; vocab at least 259). Results of a shape other than the default go
-                       to bench/results/<shape>.md/.json (--quick: bench/.cache/<shape>-quick.*)
+                       to bench/results/<shape>.md/.json (--quick: bench/.cache/<shape>-quick.*); other prompt or
+                       generation lengths add -p<prompt>-g<generated> to the name (resultsName)
   --weights LIST       comma-separated weight types out of f32,bf16,q8_0,q4_0 (default: f32,bf16,q8_0)
   --threads LIST       comma-separated thread counts (default: 1,2)
   --runs N             measured runs per engine process; medians are reported (default: 3; --quick: 1)
@@ -45,8 +46,8 @@ export function parseArgs(argv) {
     threads: [1, 2],
     runs: quick ? 1 : 3,
     rounds: quick ? 1 : 3,
-    promptTokens: quick ? 32 : 128,
-    genTokens: quick ? 16 : 128,
+    promptTokens: defaultLengths(quick).promptTokens,
+    genTokens: defaultLengths(quick).genTokens,
     llamaKv: "f16",
     timeoutSec: 3600,
     shape: { ...SHAPE_PRESETS[DEFAULT_SHAPE], custom: false },
@@ -94,4 +95,25 @@ export function parseArgs(argv) {
     );
   }
   return settings;
+}
+
+/** The prompt and generation lengths a run has unless told otherwise (--quick: shorter). */
+function defaultLengths(quick) {
+  return quick ? { promptTokens: 32, genTokens: 16 } : { promptTokens: 128, genTokens: 128 };
+}
+
+/**
+ * The file name (without extension) a run's report is saved under, or undefined for latest.* (quick.* with --quick):
+ * the default shape at the default lengths keeps latest.*; another shape is named after it; lengths other than the
+ * defaults add -p<prompt>-g<generated>, so a long-context run never overwrites the table the README shows; --quick
+ * adds -quick.
+ *
+ * @example resultsName(parseArgs(["--prompt-tokens", "2000", "--gen-tokens", "64"])) // "smollm2-135m-p2000-g64"
+ */
+export function resultsName(settings) {
+  const d = defaultLengths(settings.quick);
+  const lengths =
+    settings.promptTokens !== d.promptTokens || settings.genTokens !== d.genTokens ? `-p${settings.promptTokens}-g${settings.genTokens}` : "";
+  if (settings.shape.name === DEFAULT_SHAPE && lengths === "") return undefined;
+  return `${settings.shape.name}${lengths}${settings.quick ? "-quick" : ""}`;
 }

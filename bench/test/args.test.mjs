@@ -1,6 +1,6 @@
 // Tests of bench/lib/args.mjs: defaults, --quick, and the typed error of every bad flag.
 import { describe, expect, it } from "vitest";
-import { parseArgs } from "../lib/args.mjs";
+import { parseArgs, resultsName } from "../lib/args.mjs";
 import { SHAPE_PRESETS, SMOLLM2_135M_SHAPE } from "../lib/shapes.mjs";
 
 function errorOf(argv) {
@@ -208,5 +208,18 @@ describe("parseArgs", () => {
     it("fits TinyLlama's 2048 positions by default", () => {
       expect(parseArgs(["--shape", "tinyllama-1.1b", "--prompt-tokens", "1920"]).promptTokens).toBe(1920);
     });
+  });
+});
+
+describe("resultsName", () => {
+  it("keeps latest.* for the default shape at the default lengths, names everything else", () => {
+    expect(resultsName(parseArgs([]))).toBeUndefined();
+    expect(resultsName(parseArgs(["--quick"]))).toBeUndefined();
+    expect(resultsName(parseArgs(["--weights", "bf16"]))).toBeUndefined();
+    expect(resultsName(parseArgs(["--shape", "tinyllama-1.1b"]))).toBe("tinyllama-1.1b");
+    expect(resultsName(parseArgs(["--shape", "tinyllama-1.1b", "--quick"]))).toBe("tinyllama-1.1b-quick");
+    expect(resultsName(parseArgs(["--prompt-tokens", "2000", "--gen-tokens", "64"]))).toBe("smollm2-135m-p2000-g64");
+    expect(resultsName(parseArgs(["--quick", "--prompt-tokens", "128"]))).toBe("smollm2-135m-p128-g16-quick");
+    expect(resultsName(parseArgs(["--shape", "smollm2-360m", "--gen-tokens", "32"]))).toBe("smollm2-360m-p128-g32");
   });
 });
