@@ -45,6 +45,10 @@ export function collectTopRanked(
   k: number,
 ): number {
   let size = 0;
+  // Once the heap is full, its root (the k-th best so far) is held in locals: most ids rank below it, and are
+  // turned away by one comparison (ranksBefore against the root, without reloading the root's score).
+  let rootId = -1;
+  let rootScore = 0;
   for (let j = 0; j < n; j++) {
     const id = ids === null ? j : ids[j];
     const s = scores[id];
@@ -53,9 +57,15 @@ export function collectTopRanked(
       heap[size] = id;
       siftUpWorst(heap, size, scores);
       size++;
-    } else if (ranksBefore(scores, id, heap[0])) {
+      if (size === k) {
+        rootId = heap[0];
+        rootScore = scores[rootId];
+      }
+    } else if (s > rootScore || (s === rootScore && id < rootId)) {
       heap[0] = id;
       siftDownWorst(heap, 0, size, scores);
+      rootId = heap[0];
+      rootScore = scores[rootId];
     }
   }
   return size;

@@ -81,26 +81,80 @@ export function createSampler(vocabSize: number): Sampler {
       message: `vocabSize must be a positive integer, got ${vocabSize}`,
     });
   }
-  const V = vocabSize;
-  const work = new Float64Array(V); // (V) penalised, shifted, scaled logits; -Infinity = removed
-  const weight = new Float64Array(V); // (V) exp(work) for surviving ids; unnormalised probabilities
-  const cand = new Int32Array(V); // (n) surviving ids, ascending
-  const heap = new Int32Array(V); // (n) heap scratch for top-k and top-p
-  const mark = new Uint32Array(V); // (V) top-p membership stamps, so the array is never cleared
-  let stamp = 0;
-  let greedyId = -1; // the argmax scanGreedy found for this call, else -1
-  let n = 0; // surviving ids in cand
-  let total = 0; // sum of their weights
+  return new VocabSampler(vocabSize);
+}
+
+/**
+ * The sampler behind createSampler. A class, not closures over the scratch: every generation makes a sampler, and
+ * closures made afresh ran their loops over the vocabulary three times slower until V8 optimised them again (and
+ * read the scratch through their context on every iteration); methods are optimised once for all samplers, and each
+ * loop reads the scratch through locals. Measured over 49,152 logits: greedy 125 → 39 µs, temperature with top-k,
+ * top-p and a repeat penalty 630 → 410 µs a token (with collectTopRanked holding the k-th best score in locals).
+ */
+class VocabSampler implements Sampler {
+  readonly vocabSize: number;
+  private readonly work: Float64Array; // (V) penalised, shifted, scaled logits; -Infinity = removed
+  private readonly weight: Float64Array; // (V) exp(work) for surviving ids; unnormalised probabilities
+  private readonly cand: Int32Array; // (n) surviving ids, ascending
+  private readonly heap: Int32Array; // (n) heap scratch for top-k and top-p
+  private readonly mark: Uint32Array; // (V) top-p membership stamps, so the array is never cleared
+  private stamp = 0;
+  private greedyId = -1; // the argmax greedyArgmax found for this call, else -1
+  private n = 0; // surviving ids in cand
+  private total = 0; // sum of their weights
+
+  constructor(V: number) {
+    this.vocabSize = V;
+    this.work = new Float64Array(V);
+    this.weight = new Float64Array(V);
+    this.cand = new Int32Array(V);
+    this.heap = new Int32Array(V);
+    this.mark = new Uint32Array(V);
+  }
+
+  sample(logits: Float32Array, params: SamplingParams, history: ArrayLike<number>, historyLength: number, rng: Rng): number {
+    const max = this.prepare(logits, params, history, historyLength);
+    if (params.temperature === 0) return this.argmax(max);
+    if (!rng || typeof rng.nextFloat !== "function") throw invalid("rng must be an Rng (see createRng)");
+    this.warp(max, params);
+    const { cand, weight, n } = this;
+    const u = rng.nextFloat() * this.total;
+    let acc = 0;
+    let lastPositive = cand[0];
+    for (let j = 0; j < n; j++) {
+      const id = cand[j];
+      const w = weight[id];
+      if (w === 0) continue;
+      acc += w;
+      lastPositive = id;
+      if (u < acc) return id;
+    }
+    // Rounding can leave u a hair above the running sum; the draw then belongs to the last possible token.
+    return lastPositive;
+  }
+
+  distribution(out: Float64Array, logits: Float32Array, params: SamplingParams, history: ArrayLike<number>, historyLength: number): number {
+    const V = this.vocabSize;
+    if (!out || out.length !== V) {
+      throw invalid(`out must have ${V} entries (the vocabulary), got ${out ? out.length : out}`);
+    }
+    const max = this.prepare(logits, params, history, historyLength);
+    out.fill(0);
+    if (params.temperature === 0) {
+      out[this.argmax(max)] = 1;
+      return 1;
+    }
+    this.warp(max, params);
+    const { cand, weight, n, total } = this;
+    for (let j = 0; j < n; j++) out[cand[j]] = weight[cand[j]] / total;
+    return n;
+  }
 
   /** Validates, copies the logits into `work`, applies the repeat penalty; returns the maximum. */
-  function prepare(
-    logits: Float32Array,
-    params: SamplingParams,
-    history: ArrayLike<number>,
-    historyLength: number,
-  ): number {
+  private prepare(logits: Float32Array, params: SamplingParams, history: ArrayLike<number>, historyLength: number): number {
+    const V = this.vocabSize;
     checkParams(params);
-    greedyId = -1;
+    this.greedyId = -1;
     if (!logits || logits.length !== V) {
       throw invalid(`logits must have ${V} entries (the vocabulary), got ${logits ? logits.length : logits}`, {
         expected: V,
@@ -113,7 +167,12 @@ export function createSampler(vocabSize: number): Sampler {
       );
     }
     const penalty = params.repeatPenalty;
-    if (params.temperature === 0 && penalty === 1) return scanGreedy(logits);
+    if (params.temperature === 0 && penalty === 1) {
+      // Greedy without a repeat penalty, over the logits themselves (no copy), with prepare's checks in its order.
+      this.greedyId = greedyArgmax(logits, V);
+      return logits[this.greedyId];
+    }
+    const work = this.work;
     for (let i = 0; i < V; i++) work[i] = logits[i];
     if (penalty !== 1) {
       // Every occurrence writes the same value computed from the raw logit, so each distinct id is penalised once.
@@ -140,48 +199,22 @@ export function createSampler(vocabSize: number): Sampler {
   }
 
   /** The first id holding the maximum: greedy decoding with ties to the lowest id. */
-  function argmax(max: number): number {
-    if (greedyId >= 0) return greedyId;
+  private argmax(max: number): number {
+    if (this.greedyId >= 0) return this.greedyId;
+    const work = this.work;
+    const V = this.vocabSize;
     for (let i = 0; i < V; i++) if (work[i] === max) return i;
     return 0; // unreachable: max came from work
   }
 
-  /**
-   * Greedy without a repeat penalty, in one pass over the logits themselves (no copy): the maximum, the first id
-   * holding it (left in greedyId for argmax) and the same checks, in the same order, as prepare's copy and scan.
-   */
-  function scanGreedy(logits: Float32Array): number {
-    // Four running maxima (Math.max keeps a NaN), then the first id holding the maximum: about twice as fast as one
-    // compare-and-branch pass. A NaN anywhere takes the exact pass below, which names the first one.
-    let m0 = Number.NEGATIVE_INFINITY;
-    let m1 = m0;
-    let m2 = m0;
-    let m3 = m0;
-    let i = 0;
-    for (; i + 4 <= V; i += 4) {
-      m0 = Math.max(m0, logits[i]);
-      m1 = Math.max(m1, logits[i + 1]);
-      m2 = Math.max(m2, logits[i + 2]);
-      m3 = Math.max(m3, logits[i + 3]);
-    }
-    for (; i < V; i++) m0 = Math.max(m0, logits[i]);
-    const max = Math.max(m0, m1, m2, m3);
-    if (max !== max) {
-      for (let j = 0; j < V; j++) if (logits[j] !== logits[j]) throw invalid(`logits[${j}] is NaN`, { index: j });
-    }
-    const at = logits.indexOf(max);
-    if (max === Number.POSITIVE_INFINITY) throw invalid(`logits[${at}] is +Infinity`, { index: at });
-    if (max === Number.NEGATIVE_INFINITY) throw invalid("every logit is -Infinity: there is no token to pick");
-    greedyId = at;
-    return max;
-  }
-
   /** Temperature, top-k, top-p and min-p over `work`; leaves survivors in cand[0..n) and their weights. */
-  function warp(max: number, params: SamplingParams): void {
+  private warp(max: number, params: SamplingParams): void {
+    const { work, weight, cand, heap, mark } = this;
+    const V = this.vocabSize;
     const t = params.temperature;
     // Shifting by the maximum first keeps (l - max) / t finite for any t; the kept set and the probabilities equal
     // those of l / t because softmax is shift-invariant. The best token scores exactly 0, weight exactly 1.
-    n = 0;
+    let n = 0;
     for (let i = 0; i < V; i++) {
       const s = (work[i] - max) / t;
       work[i] = s;
@@ -200,7 +233,7 @@ export function createSampler(vocabSize: number): Sampler {
       n = kept;
     }
 
-    total = 0;
+    let total = 0;
     for (let j = 0; j < n; j++) {
       const id = cand[j];
       const w = Math.exp(work[id]);
@@ -222,11 +255,11 @@ export function createSampler(vocabSize: number): Sampler {
         if (weight[id] > floor) heap[size++] = id;
       }
       heapifyBest(heap, size, work);
-      if (stamp === 0xffffffff) {
+      if (this.stamp === 0xffffffff) {
         mark.fill(0);
-        stamp = 0;
+        this.stamp = 0;
       }
-      stamp++;
+      const stamp = ++this.stamp;
       let above = 0;
       for (; size > 0; size--) {
         const id = popBest(heap, size, work);
@@ -263,44 +296,37 @@ export function createSampler(vocabSize: number): Sampler {
       n = kept;
       total = sum;
     }
+    this.n = n;
+    this.total = total;
   }
+}
 
-  return {
-    vocabSize: V,
-    sample(logits, params, history, historyLength, rng): number {
-      const max = prepare(logits, params, history, historyLength);
-      if (params.temperature === 0) return argmax(max);
-      if (!rng || typeof rng.nextFloat !== "function") throw invalid("rng must be an Rng (see createRng)");
-      warp(max, params);
-      const u = rng.nextFloat() * total;
-      let acc = 0;
-      let lastPositive = cand[0];
-      for (let j = 0; j < n; j++) {
-        const id = cand[j];
-        const w = weight[id];
-        if (w === 0) continue;
-        acc += w;
-        lastPositive = id;
-        if (u < acc) return id;
-      }
-      // Rounding can leave u a hair above the running sum; the draw then belongs to the last possible token.
-      return lastPositive;
-    },
-    distribution(out, logits, params, history, historyLength): number {
-      if (!out || out.length !== V) {
-        throw invalid(`out must have ${V} entries (the vocabulary), got ${out ? out.length : out}`);
-      }
-      const max = prepare(logits, params, history, historyLength);
-      out.fill(0);
-      if (params.temperature === 0) {
-        out[argmax(max)] = 1;
-        return 1;
-      }
-      warp(max, params);
-      for (let j = 0; j < n; j++) out[cand[j]] = weight[cand[j]] / total;
-      return n;
-    },
-  };
+/**
+ * The first index of the largest of logits[0 .. V), for greedy sampling; throws `invalid_argument` naming the first
+ * NaN, a +Infinity, or a row that is all -Infinity. Four running maxima (Math.max keeps a NaN), then indexOf: about
+ * twice as fast as one compare-and-branch pass.
+ */
+function greedyArgmax(logits: Float32Array, V: number): number {
+  let m0 = Number.NEGATIVE_INFINITY;
+  let m1 = m0;
+  let m2 = m0;
+  let m3 = m0;
+  let i = 0;
+  for (; i + 4 <= V; i += 4) {
+    m0 = Math.max(m0, logits[i]);
+    m1 = Math.max(m1, logits[i + 1]);
+    m2 = Math.max(m2, logits[i + 2]);
+    m3 = Math.max(m3, logits[i + 3]);
+  }
+  for (; i < V; i++) m0 = Math.max(m0, logits[i]);
+  const max = Math.max(m0, m1, m2, m3);
+  if (max !== max) {
+    for (let j = 0; j < V; j++) if (logits[j] !== logits[j]) throw invalid(`logits[${j}] is NaN`, { index: j });
+  }
+  const at = logits.indexOf(max);
+  if (max === Number.POSITIVE_INFINITY) throw invalid(`logits[${at}] is +Infinity`, { index: at });
+  if (max === Number.NEGATIVE_INFINITY) throw invalid("every logit is -Infinity: there is no token to pick");
+  return at;
 }
 
 function checkParams(p: SamplingParams): void {
