@@ -6,7 +6,7 @@ import { afterAll, beforeAll } from "vitest";
 import type { TextModel } from "@dappcore/inference";
 import { runBackendContract } from "@dappcore/inference-testing";
 import { CpuBackend } from "../../src/backend.js";
-import { withQuantization } from "../../src/engine/engine-options.js";
+import { withKVCacheType, withQuantization } from "../../src/engine/engine-options.js";
 import { makeRandomCheckpoint } from "../../src/checkpoint/random-checkpoint.js";
 import { loraExercisers } from "../adapters/lora-helpers.js";
 
@@ -18,11 +18,13 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-for (const arch of ["llama", "gemma3"]) {
+// The gemma3 and llama checkpoints, then llama again with the F16 KV cache (slots, batches, aborts, classify and chat
+// all reading and writing halves).
+for (const [arch, f16] of [["llama", false], ["gemma3", false], ["llama", true]] as const) {
   runBackendContract({
-    name: `cpu (tiny ${arch})`,
+    name: `cpu (tiny ${arch}${f16 ? ", F16 KV cache" : ""})`,
     backend,
-    load: (...opts) => backend.loadModel(join(root, arch), ...opts),
+    load: (...opts) => backend.loadModel(join(root, arch), ...(f16 ? [withKVCacheType("f16")] : []), ...opts),
     exercisers: {
       ...loraExercisers(backend, join(root, arch), root),
       // Loads the same checkpoint quantised both ways: info() and the model's capabilities report it, and it generates.
