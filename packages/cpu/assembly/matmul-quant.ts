@@ -31,11 +31,14 @@
 import { f16High, f16ToF32, roundToF16, widenLow16 } from "./common";
 
 /**
- * xq (T, C/32, 32) int16 and its scales (T, C/32) float32 = Q8 blocks of x (T, C), rows t0 .. t1 only.
+ * xq (T, C/32, 32) int16, its scales (T, C/32) float32 and its nibble biases (T, C/32) int32 = Q8 blocks of x (T, C),
+ * rows t0 .. t1 only. A block's nibble bias is 8 · Σ of its 32 quants: what Q4_0's offset of 8 adds to the block's
+ * integer dot with nibbles (0 .. 15), which the Q4_0 decode kernel takes off (exact; |8 · Σ| ≤ 32,512).
  */
 export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i32, t1: i32): void {
   const nb = C >> 5;
   const scales = xq + <usize>T * <usize>nb * 64;
+  const biases = scales + <usize>T * <usize>nb * 4;
   for (let t = t0; t < t1; t++) {
     for (let b = 0; b < nb; b++) {
       const i = <usize>t * <usize>nb + <usize>b;
@@ -49,11 +52,16 @@ export function quantizeQ8Activations(xq: usize, x: usize, T: i32, C: i32, t0: i
       const d: f32 = amax / 127;
       const id = f32x4.splat(d != 0 ? <f32>1 / d : <f32>0);
       const q = xq + (i << 6);
-      v128.store(q, i16x8.narrow_i32x4_s(quant(v0, id), quant(v1, id)));
-      v128.store(q, i16x8.narrow_i32x4_s(quant(v2, id), quant(v3, id)), 16);
-      v128.store(q, i16x8.narrow_i32x4_s(quant(v4, id), quant(v5, id)), 32);
-      v128.store(q, i16x8.narrow_i32x4_s(quant(v6, id), quant(v7, id)), 48);
+      const q0 = i16x8.narrow_i32x4_s(quant(v0, id), quant(v1, id));
+      const q1 = i16x8.narrow_i32x4_s(quant(v2, id), quant(v3, id));
+      const q2 = i16x8.narrow_i32x4_s(quant(v4, id), quant(v5, id));
+      const q3 = i16x8.narrow_i32x4_s(quant(v6, id), quant(v7, id));
+      v128.store(q, q0);
+      v128.store(q, q1, 16);
+      v128.store(q, q2, 32);
+      v128.store(q, q3, 48);
       store<f32>(scales + (i << 2), roundToF16(d));
+      store<i32>(biases + (i << 2), hsumInt(nibbleBias(q0, q1, q2, q3)));
     }
   }
 }
@@ -145,20 +153,27 @@ export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
 
 /**
  * Integer dot (i32x4 partial sums) of one row's quants at q with one activation block x0..x3 (int16). Q4_0: of the
- * nibbles as they are (0 .. 15); the caller subtracts 8·Σx (nibbleBias).
+ * nibbles as they are (0 .. 15), the caller subtracting 8·Σx (the block's nibble bias), and with x2, x3 passed as
+ * highTerms(x0 .. x3): a byte y = lo + 16·hi meets x0/x1 whole and its high nibble meets x_hi − 16·x_lo, which sums
+ * to lo·x_lo + hi·x_hi exactly without masking the low nibbles (|y·x| ≤ 32,385, |x_hi − 16·x_lo| ≤ 2,159).
  */
 // @ts-ignore: decorator
 @inline function rowDot(q: usize, x0: v128, x1: v128, x2: v128, x3: v128, q4: bool): v128 {
   if (q4) {
     const a = v128.load8x8_u(q), b = v128.load8x8_u(q, 8); // bytes 0..7 and 8..15 as u16
-    const m = i16x8.splat(0x0f);
-    const lo = i32x4.add(i32x4.dot_i16x8_s(v128.and(a, m), x0), i32x4.dot_i16x8_s(v128.and(b, m), x1));
+    const lo = i32x4.add(i32x4.dot_i16x8_s(a, x0), i32x4.dot_i16x8_s(b, x1));
     const hi = i32x4.add(i32x4.dot_i16x8_s(i16x8.shr_u(a, 4), x2), i32x4.dot_i16x8_s(i16x8.shr_u(b, 4), x3));
     return i32x4.add(lo, hi);
   }
   const a = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(q), x0), i32x4.dot_i16x8_s(v128.load8x8_s(q, 8), x1));
   const b = i32x4.add(i32x4.dot_i16x8_s(v128.load8x8_s(q, 16), x2), i32x4.dot_i16x8_s(v128.load8x8_s(q, 24), x3));
   return i32x4.add(a, b);
+}
+
+/** x_hi − 16·x_lo for the high nibbles' half of an activation block (x2, x3 against x0, x1), exact in int16. */
+// @ts-ignore: decorator
+@inline function highTerm(xHi: v128, xLo: v128): v128 {
+  return i16x8.sub(xHi, i16x8.shl(xLo, 4));
 }
 
 /** 8·x0..x3 in rowDot's lanes: what Q4_0's bias of 8 contributes to each lane of a row's nibble dot (exact). */
@@ -174,9 +189,14 @@ export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
  * where the compiler (V8's TurboFan) would otherwise hoist all 16 weight loads first and spill registers.
  */
 // @ts-ignore: decorator
-@inline function groupBlock(g: usize, xb: usize, dx: f32, sink: usize, q4: bool): v128 {
+@inline function groupBlock(g: usize, xb: usize, dx: f32, bias: usize, sink: usize, q4: bool): v128 {
   const qb = quantBytes(q4);
-  const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+  const x0 = v128.load(xb), x1 = v128.load(xb, 16);
+  let x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+  if (q4) {
+    x2 = highTerm(x2, x0);
+    x3 = highTerm(x3, x1);
+  }
   const p0 = rowDot(g + 8, x0, x1, x2, x3, q4);
   v128.store(sink, p0);
   const p1 = rowDot(g + 8 + qb, x0, x1, x2, x3, q4);
@@ -185,16 +205,9 @@ export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
   v128.store(sink, p2);
   const p3 = rowDot(g + 8 + 3 * qb, x0, x1, x2, x3, q4);
   let s = sum4(p0, p1, p2, p3);
-  if (q4) s = i32x4.sub(s, splatSum(nibbleBias(x0, x1, x2, x3)));
+  if (q4) s = i32x4.sub(s, v128.load32_splat(bias));
   const d = f32x4.mul(groupScales(g), f32x4.splat(dx));
   return f32x4.mul(f32x4.convert_i32x4_s(s), d);
-}
-
-/** The sum of the four i32 lanes of v in every lane (exact). */
-// @ts-ignore: decorator
-@inline function splatSum(v: v128): v128 {
-  const s = i32x4.add(v, v128.shuffle<i32>(v, v, 2, 3, 0, 1));
-  return i32x4.add(s, v128.shuffle<i32>(s, s, 1, 0, 3, 2));
 }
 
 // @ts-ignore: decorator
@@ -202,6 +215,7 @@ export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
   const nb = C >> 5;
   const xRow = <usize>nb << 6;
   const scales = xq + <usize>T * xRow;
+  const biases = scales + ((<usize>T * <usize>nb) << 2);
   const outRow = <usize>O << 2;
   const gb = groupBlockBytes(q4);
   const groupBytes = <usize>nb * gb;
@@ -214,11 +228,13 @@ export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
       const dst = out + <usize>t * outRow + (<usize>o << 2); // also the sink of groupBlock's ordering stores
       let xb = xq + <usize>t * xRow;
       let sp = scales + ((<usize>t * <usize>nb) << 2);
+      let bp = biases + ((<usize>t * <usize>nb) << 2);
       let acc = f32x4.splat(0);
       for (let g = g0; g < gEnd; g += gb) {
-        acc = f32x4.add(acc, groupBlock(g, xb, load<f32>(sp), dst, q4));
+        acc = f32x4.add(acc, groupBlock(g, xb, load<f32>(sp), bp, dst, q4));
         xb += 64;
         sp += 4;
+        bp += 4;
       }
       v128.store(dst, acc);
     }
@@ -231,14 +247,20 @@ export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
     for (let t = 0; t < T; t++) {
       const xa = xq + <usize>t * xRow;
       const sa = scales + ((<usize>t * <usize>nb) << 2);
+      const ba = biases + ((<usize>t * <usize>nb) << 2);
       let acc: f32 = 0;
       for (let b = 0; b < nb; b++) {
         const wb = wr + <usize>b * bs;
         const xb = xa + (<usize>b << 6);
-        const x0 = v128.load(xb), x1 = v128.load(xb, 16), x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
-        let p = rowDot(wb + 2, x0, x1, x2, x3, q4);
-        if (q4) p = i32x4.sub(p, nibbleBias(x0, x1, x2, x3));
-        acc += <f32>hsumInt(p) * (f16ToF32(load<u16>(wb)) * load<f32>(sa + (<usize>b << 2)));
+        const x0 = v128.load(xb), x1 = v128.load(xb, 16);
+        let x2 = v128.load(xb, 32), x3 = v128.load(xb, 48);
+        if (q4) {
+          x2 = highTerm(x2, x0);
+          x3 = highTerm(x3, x1);
+        }
+        let dot = hsumInt(rowDot(wb + 2, x0, x1, x2, x3, q4));
+        if (q4) dot -= load<i32>(ba + (<usize>b << 2));
+        acc += <f32>dot * (f16ToF32(load<u16>(wb)) * load<f32>(sa + (<usize>b << 2)));
       }
       store<f32>(out + <usize>t * outRow + (<usize>o << 2), acc);
     }

@@ -12,6 +12,7 @@ import {
   matmulQ8_0,
   quantizeActivationsQ8,
 } from "../../src/engine/kernels/reference/index.js";
+import { q8ActivationBytes } from "../../src/engine/kernels/wasm/quant-layout.js";
 import { quantBits, quantizedDType, quantizeInPlace } from "../../src/engine/quantization.js";
 import { makeEnv, put, putQuant, quantizeActivations, type Env } from "../kernels-wasm/helpers.js";
 import { maxAbsDiff, random, randomArray, thrown } from "./tiny-model.js";
@@ -111,7 +112,7 @@ describe("reference Q8_0/Q4_0 kernels", () => {
 
       const { arena, k } = env;
       const xp = put(arena, x);
-      const qp = arena.alloc(T * (C / 32) * 68);
+      const qp = arena.alloc(q8ActivationBytes(T, C));
       const wp = putQuant(arena, k, blocks, type, O, C);
       const op = arena.alloc(T * O * 4);
       k.quantizeQ8Activations(qp, xp, T, C);

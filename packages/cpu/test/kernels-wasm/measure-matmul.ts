@@ -86,7 +86,7 @@ const x = alloc(maxT * maxC * 4);
   const xv = new Float32Array(memory.buffer, x, maxT * maxC);
   for (let i = 0; i < xv.length; i++) xv[i] = Math.sin(i * 0.37) * 0.8;
 }
-const xq = alloc(maxT * maxC * 2 + maxT * (maxC / 32) * 4);
+const xq = alloc(maxT * maxC * 2 + maxT * (maxC / 32) * 8); // int16 values, then float32 scales and int32 nibble biases
 const out = alloc(maxT * 49152 * 4);
 const scratch = alloc(16 * maxC * 4); // the prefill kernels' per-thread scratch (the F16/BF16 one is the larger)
 const weights = new Map<string, number>();

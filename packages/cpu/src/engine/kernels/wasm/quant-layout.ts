@@ -33,11 +33,11 @@ export function weightBytes(dtype: WasmWeightDtype, rows: number, C: number): nu
 }
 
 /**
- * Bytes of the Q8 activations of x (T, C) as quantizeQ8Activations writes them: (T, C/32, 32) int16 values
- * followed by (T, C/32) float32 scales.
+ * Bytes of the Q8 activations of x (T, C) as quantizeQ8Activations writes them: (T, C/32, 32) int16 values, then
+ * (T, C/32) float32 scales, then (T, C/32) int32 nibble biases (8 · the block's sum, for Q4_0 decode).
  */
 export function q8ActivationBytes(T: number, C: number): number {
-  return T * (C / QUANT_BLOCK) * (64 + 4);
+  return T * (C / QUANT_BLOCK) * (64 + 4 + 4);
 }
 
 /**

@@ -95,8 +95,9 @@ export class WasmKernels {
   }
 
   /**
-   * xq = x (T, C) quantised to Q8 blocks, rows t0 .. t1: (T, C/32, 32) int16 then (T, C/32) float32 scales,
-   * `q8ActivationBytes(T, C)` bytes in all. C must be a multiple of 32.
+   * xq = x (T, C) quantised to Q8 blocks, rows t0 .. t1: (T, C/32, 32) int16, then (T, C/32) float32 scales, then
+   * (T, C/32) int32 nibble biases (8 · each block's sum), `q8ActivationBytes(T, C)` bytes in all. C must be a
+   * multiple of 32.
    */
   quantizeQ8Activations(xq: number, x: number, T: number, C: number, t0 = 0, t1 = T): void {
     const op = "cpu.kernels.quantizeQ8Activations";
