@@ -19,7 +19,8 @@ export const USAGE = `usage: node bench/run.mjs [options]     (npm run bench -- 
                        [,head-dim=D][,rope-theta=T][,seed=S] (defaults: vocab 32000, untied, head-dim H/A,
                        rope-theta 10000, seed 1; vocab at least 259). Results of a shape other than the default go
                        to bench/results/<shape>.md/.json (--quick: bench/.cache/<shape>-quick.*); other prompt or
-                       generation lengths add -p<prompt>-g<generated> to the name (resultsName)
+                       generation lengths add -p<prompt>-g<generated> to the name, other weight types their
+                       list (resultsName): only a full default run writes latest.*
   --weights LIST       comma-separated weight types out of f32,bf16,q8_0,q4_0 (default: f32,bf16,q8_0)
   --threads LIST       comma-separated thread counts (default: 1,2)
   --runs N             measured runs per engine process; medians are reported (default: 3; --quick: 1)
@@ -104,16 +105,20 @@ function defaultLengths(quick) {
 
 /**
  * The file name (without extension) a run's report is saved under, or undefined for latest.* (quick.* with --quick):
- * the default shape at the default lengths keeps latest.*; another shape is named after it; lengths other than the
- * defaults add -p<prompt>-g<generated>, so a long-context run never overwrites the table the README shows; --quick
- * adds -quick.
+ * only the default shape at the default lengths with the default weight types keeps latest.*, so no partial run
+ * overwrites the table the README shows. Otherwise: the shape's name, then -p<prompt>-g<generated> when the lengths
+ * are not the defaults, then the weight types when they are not the default three, then -quick for --quick.
  *
  * @example resultsName(parseArgs(["--prompt-tokens", "2000", "--gen-tokens", "64"])) // "smollm2-135m-p2000-g64"
+ * @example resultsName(parseArgs(["--shape", "tinyllama-1.1b", "--weights", "bf16,q8_0"])) // "tinyllama-1.1b-bf16-q8_0"
  */
 export function resultsName(settings) {
   const d = defaultLengths(settings.quick);
   const lengths =
     settings.promptTokens !== d.promptTokens || settings.genTokens !== d.genTokens ? `-p${settings.promptTokens}-g${settings.genTokens}` : "";
-  if (settings.shape.name === DEFAULT_SHAPE && lengths === "") return undefined;
-  return `${settings.shape.name}${lengths}${settings.quick ? "-quick" : ""}`;
+  const defaultWeights =
+    settings.weights.length === DEFAULT_WEIGHT_TYPES.length && DEFAULT_WEIGHT_TYPES.every((w) => settings.weights.includes(w));
+  const weights = defaultWeights ? "" : `-${settings.weights.join("-")}`;
+  if (settings.shape.name === DEFAULT_SHAPE && lengths === "" && weights === "") return undefined;
+  return `${settings.shape.name}${lengths}${weights}${settings.quick ? "-quick" : ""}`;
 }

@@ -65,7 +65,7 @@ export function withoutRepoRoot(result) {
  * `<prefix>latest.*` in bench/results/; `base`, when given, replaces "quick" / "latest" in the file name.
  *
  * @example await publishReport({ quick: true, prefix: "training-", markdown, json: report }) // bench/.cache/training-quick.md, .json
- * @example await publishReport({ quick: false, prefix: "", base: "smollm2-360m", markdown, json }) // bench/results/smollm2-360m.md, .json
+ * @example await publishReport({ quick: false, prefix: "", base: "smollm2-360m-bf16-q8_0", markdown, json }) // bench/results/smollm2-360m-bf16-q8_0.md, .json
  */
 export async function publishReport({ quick, prefix, base: baseName, markdown, json }) {
   const benchDir = fileURLToPath(new URL("../", import.meta.url));

@@ -215,10 +215,14 @@ describe("resultsName", () => {
   it("keeps latest.* for the default shape at the default lengths, names everything else", () => {
     expect(resultsName(parseArgs([]))).toBeUndefined();
     expect(resultsName(parseArgs(["--quick"]))).toBeUndefined();
-    expect(resultsName(parseArgs(["--weights", "bf16"]))).toBeUndefined();
+    expect(resultsName(parseArgs(["--weights", "q8_0,bf16,f32"]))).toBeUndefined();
+    expect(resultsName(parseArgs(["--weights", "bf16"]))).toBe("smollm2-135m-bf16");
+    expect(resultsName(parseArgs(["--weights", "q4_0"]))).toBe("smollm2-135m-q4_0");
     expect(resultsName(parseArgs(["--shape", "tinyllama-1.1b"]))).toBe("tinyllama-1.1b");
+    expect(resultsName(parseArgs(["--shape", "tinyllama-1.1b", "--weights", "q8_0,bf16"]))).toBe("tinyllama-1.1b-bf16-q8_0");
     expect(resultsName(parseArgs(["--shape", "tinyllama-1.1b", "--quick"]))).toBe("tinyllama-1.1b-quick");
     expect(resultsName(parseArgs(["--prompt-tokens", "2000", "--gen-tokens", "64"]))).toBe("smollm2-135m-p2000-g64");
+    expect(resultsName(parseArgs(["--prompt-tokens", "2000", "--gen-tokens", "64", "--weights", "q8_0"]))).toBe("smollm2-135m-p2000-g64-q8_0");
     expect(resultsName(parseArgs(["--quick", "--prompt-tokens", "128"]))).toBe("smollm2-135m-p128-g16-quick");
     expect(resultsName(parseArgs(["--shape", "smollm2-360m", "--gen-tokens", "32"]))).toBe("smollm2-360m-p128-g32");
   });
