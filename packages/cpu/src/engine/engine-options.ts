@@ -1,7 +1,8 @@
 /**
- * The cpu backend's own load options — `kernels`, `threads`, `quantization`, `kvCacheType` — as functional options and as plain
- * object keys (`loadModel(path, { quantization: "q8_0" })`), read from a resolved LoadConfig and validated, each
- * failure an `invalid_argument` naming the option. Not the engine; not the shared options of @dappcore/inference.
+ * The cpu backend's own load options — `kernels`, `threads`, `quantization`, `kvCacheType` — as functional options
+ * and as plain object keys (`loadModel(path, { quantization: "q8_0" })`), read from a resolved LoadConfig and
+ * validated, each failure an `invalid_argument` naming the option. Not the engine; not the shared options of
+ * @dappcore/inference.
  */
 import { availableParallelism } from "node:os";
 import { InferenceError, type LoadConfig, type LoadOptionFn } from "@dappcore/inference";

@@ -1,6 +1,6 @@
 /**
  * The key/value cache of one sequence: for every layer, the rotated keys and the values of each position seen so
- * far, in one float32 block allocated when the cache is made (nothing grows while decoding): a plain Float32Array
+ * far, in one block allocated when the cache is made (nothing grows while decoding): a plain Float32Array
  * on the reference path, a region of the WebAssembly arena on the fast one. Each layer's keys (and values) are laid
  * out (G, S, D): KV head by KV head, each head's S positions one after another, so that attention reads a head's
  * keys as one stream through memory (the hardware prefetches it; position by position, (S, G, D), long caches ran
@@ -56,7 +56,7 @@ export class KVCache {
    * @param layers number of layers.
    * @param capacity positions held (S).
    * @param kvHeads KV heads per position (G).
-   * @param headDim floats per head (D).
+   * @param headDim values per head (D).
    * @param alloc gives the block of `floats` float32 slots (kvCacheBytes / 4); default a fresh Float32Array.
    * @param type the element type; default "f32".
    */
