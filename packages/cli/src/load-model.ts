@@ -21,6 +21,12 @@ export async function loadRequestedModel(io: CliIO, runtime: CliRuntime, request
   const options: LoadOptions = { signal };
   if (request.backend !== undefined) options.backend = request.backend;
   if (request.contextLen !== undefined) options.contextLen = request.contextLen;
+  // Backend options ride on the load options by name (the cpu backend reads them; @dappcore/inference-cpu's
+  // withThreads / withQuantization / withKVCacheType set the same keys).
+  const extra = options as Record<string, unknown>;
+  if (request.threads !== undefined) extra.threads = request.threads;
+  if (request.quantization !== undefined) extra.quantization = request.quantization;
+  if (request.kvCacheType !== undefined) extra.kvCacheType = request.kvCacheType;
   if (bar.enabled) options.onProgress = (p) => bar.update(p.loadedBytes, p.totalBytes);
   let result;
   try {

@@ -50,6 +50,15 @@ describe("inference over the cpu backend, in-process", () => {
     expect(b.stdout).toBe(a.stdout);
   });
 
+  it("generate runs on the cpu backend with --threads, --quantization and --kv-cache; a bad value is a usage error", async () => {
+    const args = ["-m", modelDir, "--threads", "2", "--quantization", "q8_0", "--kv-cache", "f16"];
+    const g = await cli(["generate", ...args, "--max-tokens", "6", "--metrics", "Hello"]);
+    expect(g.code).toBe(0);
+    expect(g.stderr).toContain("generated tokens:    6\n");
+    const bad = await cli(["generate", "-m", modelDir, "--quantization", "q4_k", "Hello"]);
+    expect(bad.code).toBe(2);
+  });
+
   it("chat answers a message read from stdin", async () => {
     const r = await cli(["chat", "-m", modelDir, "--max-tokens", "6", "--system", "Be brief."], { stdin: "Hi!\n" });
     expect(r.stderr).toBe("");

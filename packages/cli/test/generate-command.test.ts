@@ -50,6 +50,16 @@ describe("inference generate", () => {
     expect(s.backend.loads[0].config.onProgress).toBeUndefined();
   });
 
+  it("passes --threads, --quantization and --kv-cache to the load as the backend's option keys", async () => {
+    const f = fakeIO();
+    const args = ["generate", "-m", s.modelDir, "--threads", "2", "--quantization", "Q8_0", "--kv-cache", "f16", "p"];
+    expect(await runCli(args, f.io, s.runtime)).toBe(0);
+    expect(s.backend.loads[0].config).toMatchObject({ threads: 2, quantization: "q8_0", kvCacheType: "f16" });
+    await runCli(["generate", "-m", s.modelDir, "p"], fakeIO().io, s.runtime);
+    const plain = s.backend.loads[1].config as unknown as Record<string, unknown>;
+    expect([plain.threads, plain.quantization, plain.kvCacheType]).toEqual([undefined, undefined, undefined]);
+  });
+
   it("prints the metrics to stderr with --metrics", async () => {
     const f = fakeIO();
     expect(await runCli(["generate", "-m", s.modelDir, "--metrics", "p"], f.io, s.runtime)).toBe(0);
@@ -90,6 +100,9 @@ describe("inference generate: usage errors exit 2", () => {
     [["generate", "--top-p", "1.5", "p"], 'inference generate: --top-p must be a number in [0, 1], got "1.5"'],
     [["generate", "--max-tokens", "lots", "p"], 'inference generate: --max-tokens must be an integer >= 0, got "lots"'],
     [["generate", "--temprature", "1", "p"], 'inference generate: unknown flag "--temprature"'],
+    [["generate", "--threads", "0", "p"], 'inference generate: --threads must be an integer >= 1, got "0"'],
+    [["generate", "--quantization", "q5_k", "p"], 'inference generate: --quantization must be one of q8_0, q4_0, got "q5_k"'],
+    [["generate", "--kv-cache", "q8_0", "p"], 'inference generate: --kv-cache must be one of f32, f16, got "q8_0"'],
   ];
   for (const [args, message] of cases) {
     it(args.join(" "), async () => {
