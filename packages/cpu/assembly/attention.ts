@@ -141,7 +141,7 @@ export function attentionF16(
           let sw = sum4f(b0, b1, b2, b3);
           for (let d = D4; d < D; d++) {
             const off = <usize>d << 2;
-            const kv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(k0 + off)), 1, load<f32>(k1 + off)), 2, load<f32>(k2 + off)), 3, load<f32>(k3 + off));
+            const kv = keyLanes(k0, rowKV, off);
             sv = f32x4.add(sv, f32x4.mul(f32x4.splat(load<f32>(qp + off)), kv));
             sw = f32x4.add(sw, f32x4.mul(f32x4.splat(load<f32>(qr + off)), kv));
           }
@@ -150,23 +150,7 @@ export function attentionF16(
           v128.store(row + rowStride, finishScores(sw, scale, softcapValue));
         }
         for (; h < he; h++) {
-          const qp = qt + <usize>h * headBytes;
-          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-          for (let d = 0; d < D4; d += 4) {
-            const off = <usize>d << 2;
-            const qv = v128.load(qp + off);
-            a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + off)));
-            a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + off)));
-            a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + off)));
-            a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + off)));
-          }
-          let sv = sum4f(a0, a1, a2, a3);
-          for (let d = D4; d < D; d++) {
-            const off = <usize>d << 2;
-            const qd = load<f32>(qp + off);
-            const kv = f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(k0 + off)), 1, load<f32>(k1 + off)), 2, load<f32>(k2 + off)), 3, load<f32>(k3 + off));
-            sv = f32x4.add(sv, f32x4.mul(f32x4.splat(qd), kv));
-          }
+          const sv = sums4(qt + <usize>h * headBytes, k0, rowKV, D, D4);
           v128.store(scores + <usize>(h - hs) * rowStride + (<usize>s << 2), finishScores(sv, scale, softcapValue));
         }
       }
@@ -208,6 +192,42 @@ export function attentionF16(
       hs = he;
     }
   }
+}
+
+/**
+ * The sums of one head's q row at qp with the four key rows from k0 (rowKV bytes apart): one f32x4 accumulator per
+ * row over chunks of 4 in order, the four horizontal sums at once (sum4f), then the D mod 4 tail in order. The pair
+ * path in attend sums each of its heads the same way.
+ */
+// @ts-ignore: decorator
+@inline function sums4(qp: usize, k0: usize, rowKV: usize, D: i32, D4: i32): v128 {
+  const k1 = k0 + rowKV;
+  const k2 = k1 + rowKV;
+  const k3 = k2 + rowKV;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let d = 0; d < D4; d += 4) {
+    const off = <usize>d << 2;
+    const qv = v128.load(qp + off);
+    a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + off)));
+    a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + off)));
+    a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + off)));
+    a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + off)));
+  }
+  let sv = sum4f(a0, a1, a2, a3);
+  for (let d = D4; d < D; d++) {
+    const off = <usize>d << 2;
+    sv = f32x4.add(sv, f32x4.mul(f32x4.splat(load<f32>(qp + off)), keyLanes(k0, rowKV, off)));
+  }
+  return sv;
+}
+
+/** The key values at byte offset off of the four rows from k0 (rowKV bytes apart), one per lane. */
+// @ts-ignore: decorator
+@inline function keyLanes(k0: usize, rowKV: usize, off: usize): v128 {
+  const k1 = k0 + rowKV;
+  const k2 = k1 + rowKV;
+  const k3 = k2 + rowKV;
+  return f32x4.replace_lane(f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(load<f32>(k0 + off)), 1, load<f32>(k1 + off)), 2, load<f32>(k2 + off)), 3, load<f32>(k3 + off));
 }
 
 /** Four scores' sums times scale, each tanh soft-capped when softcapValue > 0. */

@@ -176,7 +176,7 @@ export function interleaveQ4_0(w: usize, tmp: usize, O: i32, C: i32): void {
   return i16x8.sub(xHi, i16x8.shl(xLo, 4));
 }
 
-/** 8·x0..x3 in rowDot's lanes: what Q4_0's bias of 8 contributes to each lane of a row's nibble dot (exact). */
+/** 8·(x0 + x1 + x2 + x3) lane-wise, in i32 lanes whose sum is a block's nibble bias 8·Σx (exact; quantizeQ8Activations). */
 // @ts-ignore: decorator
 @inline function nibbleBias(x0: v128, x1: v128, x2: v128, x3: v128): v128 {
   return i32x4.dot_i16x8_s(i16x8.add(i16x8.add(x0, x1), i16x8.add(x2, x3)), i16x8.splat(8));
