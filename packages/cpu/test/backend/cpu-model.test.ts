@@ -8,12 +8,15 @@ import {
   newProbeBus,
   probeSinkFunc,
   withContextLen,
+  withLogits,
   withMaxTokens,
   withParallelSlots,
   withProbeBus,
+  withRepeatPenalty,
   withSeed,
   withStop,
   withTemperature,
+  withTopK,
   type ProbeEvent,
   type TextModel,
   type Token,
@@ -185,6 +188,27 @@ describe("cpu generation", () => {
       collect(model.generate("one", withMaxTokens(4))),
     ]);
     expect(a.map((t) => t.id)).toEqual(b.map((t) => t.id));
+    await model.close();
+  });
+
+  it("gives a request the same tokens and logits whether it runs first, after others or beside one (reused scratch)", async () => {
+    // The sampler's scratch is the model's and the logits and history buffers are each cache's, kept from one
+    // request to the next: nothing of an earlier or concurrent request may reach this one's tokens.
+    const opts = [withMaxTokens(12), withTemperature(0.9), withTopK(20), withRepeatPenalty(1.3), withSeed(11), withLogits()];
+    const fresh = await load(withParallelSlots(2));
+    const want = await collect(fresh.generate("the same request", ...opts));
+    await fresh.close();
+    const model = await load(withParallelSlots(2));
+    await collect(model.generate("another request first, longer, with other tokens", withMaxTokens(20), withRepeatPenalty(1.1)));
+    const after = await collect(model.generate("the same request", ...opts));
+    const [beside] = await Promise.all([
+      collect(model.generate("the same request", ...opts)),
+      collect(model.generate("a concurrent one", withMaxTokens(16), withTemperature(0.7), withSeed(3))),
+    ]);
+    for (const got of [after, beside]) {
+      expect(got.map((t) => t.id)).toEqual(want.map((t) => t.id));
+      expect(got.map((t) => Array.from(t.logits!))).toEqual(want.map((t) => Array.from(t.logits!)));
+    }
     await model.close();
   });
 
