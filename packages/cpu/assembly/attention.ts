@@ -53,6 +53,18 @@ export function attentionF16(
   attend(out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1, true);
 }
 
+/**
+ * Widens positions 0 .. span − 1 of KV heads g0 .. g1 of a (G, S, D) cache of IEEE halves into a float32 (G, S, D)
+ * copy at out (exact; the same values attentionF16 widens block by block). A prefill runs attention over the copy:
+ * the bits of attentionF16, whose passes would widen each block again for every query.
+ */
+export function widenKVF16(out: usize, x: usize, S: i32, D: i32, span: i32, g0: i32, g1: i32): void {
+  for (let g = g0; g < g1; g++) {
+    const off = <usize>g * <usize>S * <usize>D;
+    widenHalves(out + (off << 2), x + (off << 1), span * D);
+  }
+}
+
 /** n IEEE halves at src to float32 at dst (exact), eight at a time. */
 // @ts-ignore: decorator
 @inline function widenHalves(dst: usize, src: usize, n: i32): void {

@@ -18,7 +18,7 @@ export {
 } from "./matmul-half";
 export { quantizeQ8Activations, interleaveQ8_0, interleaveQ4_0, matmulQ8_0, matmulQ4_0, matmulQ8_0Prefill, matmulQ4_0Prefill } from "./matmul-quant";
 export { quantizeQ8_0Blocks } from "./quantize";
-export { attention, attentionF16 } from "./attention";
+export { attention, attentionF16, widenKVF16 } from "./attention";
 export { rmsNorm, rmsNormPlusOne } from "./rms-norm";
 export { rope } from "./rope";
 export { softmax } from "./softmax";

@@ -12,9 +12,12 @@ import { attentionScratchBytes, prefillScratchBytes, q8ActivationBytes } from ".
 export interface EngineMemory {
   /** Weights already in the arena. */
   readonly weights: number;
-  /** All KV caches: caches · layers · 2 · contextLen · G · D · 4. */
+  /** All KV caches: caches · layers · 2 · contextLen · G · D · 4 (· 2, not 4, with an F16 cache). */
   readonly kvCaches: number;
-  /** Activations, logits, rope tables, attention scores and norm vectors. */
+  /**
+   * Activations, logits, rope tables, attention scores and norm vectors; with an F16 cache also a prefill's float32
+   * copy of one layer's keys and values (2 · G · contextLen · D · 4).
+   */
   readonly scratch: number;
   readonly total: number;
 }
@@ -50,7 +53,8 @@ export function engineMemory(config: ModelConfig, o: EngineMemoryOptions): Engin
   const scores = threads * attentionScratchBytes(H, G, D, P);
   const prefill = threads * prefillScratchBytes(Math.max(C, H * D, F)); // per-thread widened weight rows
   const vectors = (L * (4 * C + 2 * D) + C) * 4;
-  const scratch = activations + quant + rope + scores + prefill + vectors + 64 * 64;
+  const widened = o.kvCacheType === "f16" ? 2 * G * P * D * 4 : 0; // a prefill's float32 copy of one layer's halves
+  const scratch = activations + quant + rope + scores + prefill + vectors + widened + 64 * 64;
   const kvCaches = o.caches * kvCacheBytes(L, P, G * D, o.kvCacheType);
   return { weights: o.weightBytes, kvCaches, scratch, total: o.weightBytes + kvCaches + scratch };
 }

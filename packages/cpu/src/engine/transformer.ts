@@ -451,6 +451,7 @@ export class Transformer {
     // One attention scratch per thread (the pool hands thread t the t-th); the reference path uses P floats of it.
     const { numHeads: H, numKVHeads: G } = this.config;
     this.scores = this.k.f32(this.k.threads * (attentionScratchBytes(H, G, this.config.headDim, P) / 4));
+    if (this.kvCacheType === "f16" && this.k instanceof WasmForwardKernels) this.k.reserveKVWiden(G, P, this.config.headDim);
     this.ropePositions = P;
   }
 

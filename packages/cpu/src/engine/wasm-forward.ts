@@ -44,6 +44,8 @@ export class WasmForwardKernels implements ForwardKernels {
   private readonly matrices = new Map<AnyLinearWeight, number>();
   private readonly vectors = new Map<Float32Array, number>();
   private xq = 0; // Q8 activations of the widest input: q8ActivationBytes(rows, C)
+  private kvWide = 0; // (2, G, P, D) float32: a prefill's widened copy of a cache of halves (`reserveKVWiden`)
+  private kvWideBytes = 0;
   private xqBytes = 0;
   private prefillScratch = 0; // threads × prefillScratchStride bytes: one block of widened weight rows per thread
   private prefillScratchStride = 0;
@@ -251,11 +253,32 @@ export class WasmForwardKernels implements ForwardKernels {
     const perThread = Math.floor(scores.view.length / this.threads) * 4;
     const span = window > 0 ? Math.min(window, pos0 + T) : pos0 + T;
     const work = T * H * span * D * 2;
-    this.run(
-      k.view instanceof Uint16Array ? "attentionF16" : "attention",
-      [out.ptr, q.ptr, k.ptr, v.ptr, scores.ptr, T, H, G, D, S, pos0, window, scale, softcap],
-      H, 1, work, 4, perThread,
-    );
+    let name: "attention" | "attentionF16" = k.view instanceof Uint16Array ? "attentionF16" : "attention";
+    let kp = k.ptr;
+    let vp = v.ptr;
+    if (name === "attentionF16" && T >= 2 && 2 * G * S * D * 4 <= this.kvWideBytes) {
+      // A prefill over a cache of halves: widen the positions it reads once, then attention over the float32 copy
+      // (the bits of attentionF16, which would widen each block again for every query).
+      const seen = pos0 + T;
+      kp = this.kvWide;
+      vp = this.kvWide + G * S * D * 4;
+      this.run("widenKVF16", [kp, k.ptr, S, D, seen], G, 1, G * seen * D);
+      this.run("widenKVF16", [vp, v.ptr, S, D, seen], G, 1, G * seen * D);
+      name = "attention";
+    }
+    this.run(name, [out.ptr, q.ptr, kp, vp, scores.ptr, T, H, G, D, S, pos0, window, scale, softcap], H, 1, work, 4, perThread);
+  }
+
+  /**
+   * Reserves the float32 copy a prefill over a KV cache of IEEE halves attends over: keys and values of `G` KV heads
+   * × `P` positions × `D` (call when the longest cache grows, so no forward pass allocates). Without it, prefills run
+   * attentionF16 directly.
+   */
+  reserveKVWiden(G: number, P: number, D: number): void {
+    const bytes = 2 * G * P * D * 4;
+    if (bytes <= this.kvWideBytes) return;
+    this.kvWide = this.runtime.alloc(bytes);
+    this.kvWideBytes = bytes;
   }
 
   add(out: F32Buf, a: F32Buf, b: F32Buf, N: number): void {

@@ -122,9 +122,38 @@ describe("wasm attention", () => {
       const want = new Float32Array(T * H * D);
       attention(want, q, kh, vh, new Float32Array(S), T, H, G, D, S, pos0, window, scale, softcap);
       expect(relErr(getF32(arena, half, T * H * D), want, 1e-2)).toBeLessThan(2e-5);
+      // A prefill's route: the positions it reads widened once by widenKVF16 (split by KV heads), then attention.
+      const seen = pos0 + T;
+      const kw = arena.alloc(G * S * D * 4);
+      const vw = arena.alloc(G * S * D * 4);
+      const mg = Math.floor(G / 2);
+      k.widenKVF16(kw, pk16, G, S, D, seen, 0, mg);
+      k.widenKVF16(kw, pk16, G, S, D, seen, mg, G);
+      k.widenKVF16(vw, pv16, G, S, D, seen);
+      for (let g = 0; g < G; g++) {
+        const row = g * S * D;
+        expect(bits(getF32(arena, kw + row * 4, seen * D))).toEqual(bits(widen(kh.subarray(row, row + seen * D))));
+        expect(bits(getF32(arena, vw + row * 4, seen * D))).toEqual(bits(widen(vh.subarray(row, row + seen * D))));
+      }
+      const copied = arena.alloc(T * H * D * 4);
+      k.attention(copied, pq, kw, vw, ps, T, H, G, D, S, pos0, window, scale, softcap);
+      expect(bits(getF32(arena, copied, T * H * D))).toEqual(bits(getF32(arena, half, T * H * D)));
       arena.release(mark);
     });
   }
+
+  it("widenKVF16 checks its span, heads and buffers", () => {
+    const { arena, k } = env;
+    const p = arena.alloc(4096);
+    const cap = arena.capacity;
+    const cases: [() => void, string][] = [
+      [() => k.widenKVF16(p, p, 2, 6, 8, 7), "span (7) must be at most S (6)"],
+      [() => k.widenKVF16(p, p, 2, 6, 8, -1), "span must be a non-negative integer, got -1"],
+      [() => k.widenKVF16(p, p, 2, 6, 8, 6, 1, 3), "KV head range [1, 3) must lie within [0, 2]"],
+      [() => k.widenKVF16(cap - 380, p, 2, 6, 8, 6), `out (384 bytes at offset ${cap - 380}) lies outside the WebAssembly memory (${cap} bytes)`],
+    ];
+    for (const [fn, message] of cases) expect(thrown(fn).message).toBe(`cpu.kernels.widenKVF16: ${message}`);
+  });
 
   it("attentionF16 checks a cache of halves for the halves' size", () => {
     const { arena, k } = env;

@@ -52,6 +52,7 @@ export interface KernelExports {
   interleaveQ4_0(w: number, tmp: number, O: number, C: number): void;
   attention: AttentionExport;
   attentionF16: AttentionExport;
+  widenKVF16(out: number, x: number, S: number, D: number, span: number, g0: number, g1: number): void;
   rmsNorm(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
   rmsNormPlusOne(out: number, x: number, w: number, C: number, eps: number, n0: number, n1: number): void;
   rope(x: number, cos: number, sin: number, positions: number, NH: number, D: number, r0: number, r1: number): void;
@@ -250,6 +251,21 @@ export class WasmKernels {
     h0 = 0, h1 = H,
   ): void {
     this.attend("cpu.kernels.attentionF16", this.raw.attentionF16, 2, out, q, k, v, scores, T, H, G, D, S, pos0, window, scale, softcapValue, h0, h1);
+  }
+
+  /**
+   * out (G, S, D) float32 = positions 0 .. span − 1 of KV heads g0 .. g1 of x (G, S, D), IEEE halves, widened
+   * (exact); the rest of out is left as it was. attention over the copy has the bits of attentionF16 over x.
+   */
+  widenKVF16(out: number, x: number, G: number, S: number, D: number, span: number, g0 = 0, g1 = G): void {
+    const op = "cpu.kernels.widenKVF16";
+    this.check.dims(op, { G, S, D });
+    this.check.nonNegative(op, "span", span);
+    if (span > S) throw invalidArgument(op, `span (${span}) must be at most S (${S})`, { span, S });
+    this.check.range(op, "KV head", g0, g1, G);
+    this.check.span(op, "out", out, G * S * D * 4);
+    this.check.span(op, "x", x, G * S * D * 2);
+    this.raw.widenKVF16(out, x, S, D, span, g0, g1);
   }
 
   private attend(
