@@ -199,11 +199,12 @@ describe("F16 KV cache", () => {
     expect(e.message).toBe('cpu.transformer: kvCacheType must be "f32" or "f16", got "q8_0"');
   });
 
-  it("the memory plan counts the cache at two bytes a value", () => {
+  it("the memory plan counts the cache at two bytes a value, and a prefill's float32 copy of one layer", () => {
     const { config } = tinyModel({ architecture: "llama" });
-    const at = (kvCacheType: "f32" | "f16") => engineMemory(config, { weightBytes: 0, contextLen: 64, caches: 2, kvCacheType }).kvCaches;
-    expect(at("f16")).toBe(at("f32") / 2);
-    expect(at("f32")).toBe(2 * config.numLayers * 2 * 64 * config.numKVHeads * config.headDim * 4);
+    const plan = (kvCacheType: "f32" | "f16") => engineMemory(config, { weightBytes: 0, contextLen: 64, caches: 2, kvCacheType });
+    expect(plan("f16").kvCaches).toBe(plan("f32").kvCaches / 2);
+    expect(plan("f32").kvCaches).toBe(2 * config.numLayers * 2 * 64 * config.numKVHeads * config.headDim * 4);
+    expect(plan("f16").scratch - plan("f32").scratch).toBe(2 * config.numKVHeads * 64 * config.headDim * 4);
   });
 });
 
