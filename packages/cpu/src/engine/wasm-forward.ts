@@ -44,9 +44,9 @@ export class WasmForwardKernels implements ForwardKernels {
   private readonly matrices = new Map<AnyLinearWeight, number>();
   private readonly vectors = new Map<Float32Array, number>();
   private xq = 0; // Q8 activations of the widest input: q8ActivationBytes(rows, C)
+  private xqBytes = 0;
   private kvWide = 0; // (2, G, P, D) float32: a prefill's widened copy of a cache of halves (`reserveKVWiden`)
   private kvWideBytes = 0;
-  private xqBytes = 0;
   private prefillScratch = 0; // threads × prefillScratchStride bytes: one block of widened weight rows per thread
   private prefillScratchStride = 0;
   private readonly panelled = new Set<AnyLinearWeight>(); // F16/BF16 matrices in the panel-major layout
